@@ -1,0 +1,75 @@
+# DLink toolchain. Two commands set up a fresh machine and do the work:
+#   make demo   -- the whole pipeline on the offline synthetic default
+#   make test   -- the test suite
+# Both create .venv when missing, install the pinned Python packages and, when the Arm toolchain
+# or QEMU are missing, the Debian packages for them.
+
+PYTHON  ?= $(shell command -v python3.11 || command -v python3)
+VENV    ?= .venv
+RUN     ?= runs/demo
+CONFIG  ?= configs/demo.yaml
+BOARD   ?= mps2-an386
+PYTEST_ARGS ?=
+
+DLINK   := $(VENV)/bin/dlink
+VENV_OK := $(VENV)/.dlink-installed
+APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
+
+.PHONY: venv toolchain distill export firmware flash bench demo test test-slow check clean-run help
+
+help:
+	@echo "make demo     distill, export, firmware build, flash (emulated $(BOARD)) and bench $(RUN)"
+	@echo "make test     run the tests"
+	@echo "make distill export flash bench   one stage each (RUN=$(RUN) CONFIG=$(CONFIG) BOARD=$(BOARD))"
+
+venv: $(VENV_OK)
+
+$(VENV_OK): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip==24.3.1
+	$(VENV)/bin/python -m pip install --quiet -e .
+	$(VENV)/bin/python -m pip check
+	@touch $@
+
+toolchain:
+	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null \
+	    && test -f /usr/lib/arm-none-eabi/newlib/libc.a -o -d /usr/lib/arm-none-eabi/lib; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing the Arm toolchain and QEMU: $(APT_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	elif command -v sudo >/dev/null; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	else \
+	    echo "error: arm-none-eabi-gcc or qemu-system-arm is missing and this user cannot install them;"; \
+	    echo "       install the Debian packages: $(APT_PACKAGES)"; exit 1; \
+	fi
+
+distill: venv
+	$(DLINK) distill $(CONFIG) --run $(RUN)
+
+export: venv
+	$(DLINK) export $(RUN)
+
+firmware: venv toolchain
+	$(DLINK) firmware build $(RUN) --board $(BOARD)
+
+flash: firmware
+	$(DLINK) flash $(RUN) --board $(BOARD)
+
+bench: venv toolchain
+	$(DLINK) bench $(RUN)
+
+check: venv
+	$(DLINK) check $(RUN)
+
+demo: venv toolchain
+	$(MAKE) --no-print-directory distill export flash bench RUN=$(RUN) CONFIG=$(CONFIG) BOARD=$(BOARD)
+
+test: venv toolchain
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+test-slow: venv toolchain
+	$(VENV)/bin/python -m pytest -q -m slow $(PYTEST_ARGS)
+
+clean-run:
+	rm -rf $(RUN)

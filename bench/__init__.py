@@ -1,0 +1,1 @@
+"""Bench stage: accuracy, latency, RAM and flash across runtimes and boards."""

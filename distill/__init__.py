@@ -1,0 +1,1 @@
+"""Distillation stage: teachers, the DLink router, the MiC student, losses, training."""

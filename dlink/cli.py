@@ -1,0 +1,123 @@
+"""The ``dlink`` command line.
+
+Every subcommand lives in its stage's ``cli`` module as two functions, ``add_arguments(parser)``
+and ``run(args) -> int``, and is registered in :data:`COMMANDS` below: one explicit table, no
+discovery. Stage modules import their heavy dependencies inside ``run`` so ``dlink --help`` is fast.
+Errors print one line (``Failed to <step>: <reason>``) plus the log file holding the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import tempfile
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+
+
+@dataclass(frozen=True)
+class Command:
+    path: tuple[str, ...]  #: words after `dlink`, e.g. ("firmware", "build")
+    module: str  #: module with add_arguments/run
+    help: str
+    example: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(("data", "summary"), "dlink.data.cli", "print windows, classes, channels per split as JSON",
+            "dlink data summary configs/demo.yaml"),
+    Command(("teacher", "check"), "dlink.distill.teacher_cli",
+            "check a teacher implementation against reference outputs (max abs error per stage)",
+            "dlink teacher check --arch labram --fixture ../shared/fixtures/teachers/labram_tiny_stress"),
+    Command(("teacher", "finetune"), "dlink.distill.finetune_cli",
+            "task-adapt a teacher on the config's dataset (writes RUN/teacher.pt)",
+            "dlink teacher finetune configs/demo.yaml --run runs/demo"),
+    Command(("distill",), "dlink.distill.cli", "fine-tune (or load) the teacher and distill the student",
+            "dlink distill configs/demo.yaml --run runs/demo"),
+    Command(("export",), "dlink.export.cli",
+            "student.pt -> ONNX -> int8 ONNX QDQ + int8 TFLite, validated; test vectors",
+            "dlink export runs/demo"),
+    Command(("firmware", "build"), "dlink.firmware.build_cli",
+            "generate C for the int8 model and build the app for a board",
+            "dlink firmware build runs/demo --board mps2-an386"),
+    Command(("flash",), "dlink.firmware.flash_cli",
+            "run the app: under QEMU for emulated boards, through pyOCD for real ones",
+            "dlink flash runs/demo --board mps2-an386"),
+    Command(("bench",), "dlink.bench.cli", "measure accuracy, latency, RAM and flash; write the report",
+            "dlink bench runs/demo"),
+    Command(("check",), "dlink.bench.check_cli",
+            "CI gate: int8 QDQ student in onnxruntime; fail below accuracy/agreement thresholds",
+            "dlink check runs/demo --min-balanced-accuracy 0.5"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlink",
+        description="DLink toolchain: EEG foundation model -> distilled int8 student -> Cortex-M.",
+        epilog="Examples:\n" + "\n".join(f"  {c.example}" for c in COMMANDS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"dlink {__version__}")
+    subparsers: dict[tuple[str, ...], argparse._SubParsersAction] = {
+        (): parser.add_subparsers(dest="command", metavar="<command>")
+    }
+    groups: dict[tuple[str, ...], argparse.ArgumentParser] = {}
+    for cmd in COMMANDS:
+        for depth in range(1, len(cmd.path)):
+            prefix = cmd.path[:depth]
+            if prefix not in groups:
+                g = subparsers[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} commands")
+                groups[prefix] = g
+                subparsers[prefix] = g.add_subparsers(dest="_".join(prefix) + "_command",
+                                                      metavar="<command>")
+        sub = subparsers[cmd.path[:-1]].add_parser(
+            cmd.path[-1], help=cmd.help, description=cmd.help,
+            epilog=f"Example:\n  {cmd.example}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("-v", "--verbose", action="store_true", help="log details and show progress bars")
+        module = importlib.import_module(cmd.module)
+        module.add_arguments(sub)
+        sub.set_defaults(_command=cmd)
+    for prefix, g in groups.items():
+        g.set_defaults(_group=g)
+    return parser
+
+
+class NotBuiltError(RuntimeError):
+    """A subcommand whose stage is not built yet."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    cmd: Command | None = getattr(args, "_command", None)
+    if cmd is None:
+        (getattr(args, "_group", None) or parser).print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    module = importlib.import_module(cmd.module)
+    step = " ".join(cmd.path)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"dlink {step}: interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130
+    except NotBuiltError as e:
+        print(f"dlink {step}: {e}", file=sys.stderr)
+        return 3
+    except Exception as e:  # one line for the user, the traceback in a log file
+        log = Path(tempfile.gettempdir()) / "dlink-last-error.log"
+        log.write_text(traceback.format_exc())
+        print(f"Failed to {step}, err: {e}\n(traceback: {log})", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""EEG data: MNE-based benchmark loaders and the offline synthetic generator."""

@@ -1,0 +1,172 @@
+"""The run directory: the contract between stages.
+
+Layout (see DESIGN.md)::
+
+    runs/<name>/
+      config.yaml          resolved config
+      teacher.pt           task-adapted teacher
+      student.pt           student weights + the arguments that rebuild it
+      metrics.json         val/test metrics, router layer weights
+      export/              ONNX, int8 ONNX QDQ, int8 TFLite, test vectors, parity.json
+      firmware/<board>/    generated model.c/.h, app.elf, size report
+      bench/               report.json, report.md, plots/
+      .stamps/<stage>.json what each stage read (with SHA-256) and wrote
+
+Each stage reads the previous stage's files, never its Python objects. When a stage finishes it
+writes a stamp naming the files it read, with their hashes, and the files it wrote. A later stage
+calls :meth:`RunDir.require_stage`: it refuses to run when the earlier stage never finished, when
+one of its outputs is gone, or when one of its inputs changed since (the earlier stage is stale),
+and says which command to run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .io import atomic_write_json, sha256_file
+
+#: The command that produces each stage's outputs; ``{run}`` and ``{board}`` are filled in.
+STAGE_COMMANDS: dict[str, str] = {
+    "distill": "dlink distill CONFIG --run {run}",
+    "export": "dlink export {run}",
+    "firmware": "dlink firmware build {run} --board {board}",
+    "flash": "dlink flash {run} --board {board}",
+    "bench": "dlink bench {run}",
+}
+
+
+class StageError(RuntimeError):
+    """A stage's input is missing or stale; the message says which command to run first."""
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run directory. Paths are relative to :attr:`path`.
+
+    Parameters
+    ----------
+    path : str | Path
+        The run directory, e.g. ``runs/demo``.
+    """
+
+    path: Path
+
+    def __init__(self, path: str | Path):
+        object.__setattr__(self, "path", Path(path))
+
+    # -- paths --------------------------------------------------------------------------------
+    @property
+    def config(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def teacher(self) -> Path:
+        return self.path / "teacher.pt"
+
+    @property
+    def student(self) -> Path:
+        return self.path / "student.pt"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.path / "export"
+
+    def firmware_dir(self, board: str) -> Path:
+        return self.path / "firmware" / board
+
+    @property
+    def bench_dir(self) -> Path:
+        return self.path / "bench"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        """Per-epoch training checkpoints (resume after interruption)."""
+        return self.path / "checkpoints"
+
+    def stamp_path(self, stage: str) -> Path:
+        return self.path / ".stamps" / f"{stage}.json"
+
+    def rel(self, p: str | Path) -> str:
+        p = Path(p)
+        try:
+            return str(p.resolve().relative_to(self.path.resolve()))
+        except ValueError:
+            return str(p)
+
+    def mkdir(self) -> "RunDir":
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self
+
+    # -- stamps -------------------------------------------------------------------------------
+    def write_stamp(
+        self,
+        stage: str,
+        *,
+        inputs: list[str | Path],
+        outputs: list[str | Path],
+        extra: dict[str, Any] | None = None,
+    ) -> Path:
+        """Record that ``stage`` finished: the hashes of what it read, and what it wrote."""
+        missing = [str(o) for o in outputs if not self._abs(o).exists()]
+        if missing:
+            raise StageError(f"Stage {stage!r} claims outputs that do not exist: {missing}")
+        stamp = {
+            "stage": stage,
+            "finished_unix_s": time.time(),
+            "inputs": {self.rel(self._abs(i)): sha256_file(self._abs(i)) for i in inputs},
+            "outputs": {self.rel(self._abs(o)): sha256_file(self._abs(o))
+                        for o in outputs if self._abs(o).is_file()},
+            **({"extra": extra} if extra else {}),
+        }
+        return atomic_write_json(self.stamp_path(stage), stamp)
+
+    def require_stage(self, stage: str, *, board: str = "mps2-an386", needed_by: str = "") -> dict:
+        """Return the stamp of ``stage`` if it finished and is up to date, else raise StageError."""
+        cmd = STAGE_COMMANDS.get(stage, stage).format(run=self.path, board=board)
+        who = f" {needed_by} needs it." if needed_by else ""
+        sp = self.stamp_path(stage)
+        if not sp.is_file():
+            raise StageError(
+                f"The {stage!r} stage has not been run in {str(self.path)!r}.{who} "
+                f"Run `{cmd}` first."
+            )
+        stamp = json.loads(sp.read_text())
+        for rel, digest in stamp.get("outputs", {}).items():
+            p = self.path / rel
+            if not p.is_file():
+                raise StageError(
+                    f"{str(p)!r}, written by the {stage!r} stage, is missing.{who} Run `{cmd}` again."
+                )
+        for rel, digest in stamp.get("inputs", {}).items():
+            p = self._abs(rel)
+            if not p.is_file() or sha256_file(p) != digest:
+                raise StageError(
+                    f"The {stage!r} stage in {str(self.path)!r} is stale: its input {rel!r} "
+                    f"{'is gone' if not p.is_file() else 'changed since it ran'}.{who} "
+                    f"Run `{cmd}` again."
+                )
+        return stamp
+
+    def require_file(self, rel: str | Path, *, stage: str, board: str = "mps2-an386") -> Path:
+        """Return the path of a file another stage writes, or raise StageError naming the command."""
+        p = self._abs(rel)
+        if not p.is_file():
+            cmd = STAGE_COMMANDS.get(stage, stage).format(run=self.path, board=board)
+            raise StageError(f"{str(p)!r} is missing. Run `{cmd}` first.")
+        return p
+
+    def _abs(self, p: str | Path) -> Path:
+        """Paths from this object's properties are used as they are; others are run-relative."""
+        p = Path(p)
+        n = len(self.path.parts)
+        if p.is_absolute() or p.parts[:n] == self.path.parts:
+            return p
+        return self.path / p

@@ -1,0 +1,27 @@
+"""The root config: one section per stage, each owned by its stage's ``config`` module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dlink.bench.config import BenchConfig
+from dlink.data.config import DataConfig
+from dlink.distill.config import DistillConfig, StudentConfig, TeacherConfig, TrainConfig
+from dlink.export.config import ExportConfig
+from dlink.firmware.config import FirmwareConfig
+
+
+@dataclass
+class Config:
+    """Everything a run needs. Saved resolved (all defaults filled in) as ``config.yaml``."""
+
+    name: str = "run"
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)

@@ -1,0 +1,1 @@
+"""Export stage: PyTorch -> ONNX -> int8 (ONNX QDQ, TFLite) -> C."""

@@ -1,0 +1,46 @@
+"""The run directory: atomic writes, and stages that refuse missing or stale inputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlink.io import atomic_path, atomic_write_json
+from dlink.rundir import RunDir, StageError
+
+
+def test_missing_stage_names_the_command(tmp_path):
+    run = RunDir(tmp_path / "r")
+    with pytest.raises(StageError, match=r"'distill' stage has not been run.*dlink distill CONFIG --run"):
+        run.require_stage("distill", needed_by="dlink export")
+
+
+def test_stale_stage_is_refused(tmp_path):
+    run = RunDir(tmp_path / "r").mkdir()
+    run.student.write_bytes(b"v1")
+    (run.path / "export").mkdir()
+    (run.path / "export" / "student.onnx").write_bytes(b"onnx")
+    run.write_stamp("export", inputs=[run.student], outputs=["export/student.onnx"])
+    assert run.require_stage("export")["inputs"]
+    run.student.write_bytes(b"v2")  # the student was retrained: export is stale
+    with pytest.raises(StageError, match=r"'export' stage .* is stale: its input 'student.pt' changed"):
+        run.require_stage("export")
+
+
+def test_missing_output_is_refused(tmp_path):
+    run = RunDir(tmp_path / "r").mkdir()
+    (run.path / "a.bin").write_bytes(b"x")
+    run.write_stamp("distill", inputs=[], outputs=["a.bin"])
+    (run.path / "a.bin").unlink()
+    with pytest.raises(StageError, match=r"a\.bin'.*is missing"):
+        run.require_stage("distill")
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "m.json"
+    atomic_write_json(target, {"v": 1})
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+    assert target.read_text().strip().startswith("{") and '"v": 1' in target.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
