@@ -1,0 +1,1 @@
+"""Teacher foundation models (LaBraM, CBraMod), re-implemented to load the official checkpoints."""
