@@ -31,17 +31,24 @@ $(VENV_OK): pyproject.toml
 	$(VENV)/bin/python -m pip check
 	@touch $@
 
+# The Arm toolchain and QEMU: installed from Debian when any of them is missing.
 toolchain:
-	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null \
-	    && test -f /usr/lib/arm-none-eabi/newlib/libc.a -o -d /usr/lib/arm-none-eabi/lib; then :; \
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then :; \
+	elif ! command -v apt-get >/dev/null; then \
+	    if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null; then :; else \
+	    echo "error: arm-none-eabi-gcc (with newlib) and qemu-system-arm are needed: install them"; exit 1; fi; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing the Arm toolchain and QEMU: $(APT_PACKAGES)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	    echo "Installing from Debian:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	elif command -v sudo >/dev/null; then \
-	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	    echo "Installing from Debian (sudo):$$missing"; \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
-	    echo "error: arm-none-eabi-gcc or qemu-system-arm is missing and this user cannot install them;"; \
-	    echo "       install the Debian packages: $(APT_PACKAGES)"; exit 1; \
+	    echo "error: missing Debian packages:$$missing; install them as root:"; \
+	    echo "       apt-get install --no-install-recommends$$missing"; exit 1; \
 	fi
 
 distill: venv
