@@ -1,15 +1,39 @@
-"""`dlink data summary` (not built yet)."""
+"""`dlink data summary CONFIG`: per split, windows, classes with counts, channels, sfreq, samples,
+subjects, as JSON on stdout (building and caching the windows when they are not cached yet)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs="*", help="(not built yet)")
+    parser.add_argument("config", metavar="<config.yaml>", help="config file whose data: section to load")
+    parser.add_argument("--cache-dir", metavar="<dir>", default=None,
+                        help="cache folder (default: data.cache_dir, $DLINK_CACHE_DIR or ~/.cache/dlink/data)")
+    parser.add_argument("--no-cache", action="store_true", help="rebuild the windows and write no cache")
+    parser.add_argument("-o", "--output", metavar="<file.json>", default=None,
+                        help="also write the JSON to this file")
 
 
 def run(args: argparse.Namespace) -> int:
-    from dlink.cli import NotBuiltError
+    from dlink.config import load_config
+    from dlink.data import load_dataset
+    from dlink.data.cache import cache_file, default_cache_dir
 
-    raise NotBuiltError("this stage is not built yet (see the open issues).")
+    cfg = load_config(args.config)
+    splits = load_dataset(cfg.data, cache_dir=args.cache_dir, verbose=args.verbose,
+                          use_cache=not args.no_cache)
+    cache_dir = args.cache_dir or cfg.data.cache_dir or default_cache_dir()
+    out = {
+        "dataset": cfg.data.name,
+        "cache_file": None if args.no_cache else str(cache_file(cfg.data, cache_dir)),
+        "splits": {name: w.summary() for name, w in splits.items()},
+    }
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.output:
+        from dlink.io import atomic_write_text
+
+        atomic_write_text(args.output, text + "\n")
+    return 0

@@ -1,0 +1,92 @@
+"""On-disk cache of preprocessed splits: one uncompressed ``.npz`` per data config.
+
+The key is a SHA-256 of the data config (every field that changes the windows) and of
+:data:`CACHE_VERSION`, so editing the config or the preprocessing code (bump the version) never
+reads stale windows. Files are written atomically; a corrupt cache file is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dlink.io import atomic_path
+
+from .windows import EEGWindows
+
+logger = logging.getLogger(__name__)
+
+#: Bump when a loader's output changes for the same config (invalidates every cache file).
+CACHE_VERSION = 1
+#: Fields of DataConfig that do not change the windows.
+_NOT_IN_KEY = ("cache_dir",)
+
+
+def default_cache_dir() -> Path:
+    """``$DLINK_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/dlink/data`` (``~/.cache/dlink/data``)."""
+    env = os.environ.get("DLINK_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dlink" / "data"
+
+
+def config_key(cfg) -> str:
+    """Hex digest (16 characters) identifying the windows a data config produces."""
+    d = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+    for k in _NOT_IN_KEY:
+        d.pop(k, None)
+    if d.get("path"):
+        d["path"] = str(Path(d["path"]).expanduser().resolve())
+    if d.get("name") == "synthetic":  # key on the resolved options, so new defaults rebuild
+        from .synthetic import GENERATOR_VERSION, SyntheticOptions
+
+        d["synthetic"] = SyntheticOptions.from_dict(d.get("synthetic")).to_dict()
+        d["generator_version"] = GENERATOR_VERSION
+    blob = json.dumps({"v": CACHE_VERSION, "cfg": d}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def cache_file(cfg, cache_dir: str | Path) -> Path:
+    return Path(cache_dir) / f"{cfg.name}-{config_key(cfg)}.npz"
+
+
+def save_splits(path: Path, splits: dict[str, EEGWindows]) -> Path:
+    """Write all splits into one ``.npz`` (atomically)."""
+    arrays: dict[str, np.ndarray] = {}
+    meta = {}
+    for name, w in splits.items():
+        arrays[f"{name}.X"] = w.X
+        arrays[f"{name}.y"] = w.y
+        arrays[f"{name}.subject"] = w.subject
+        meta[name] = {"ch_names": w.ch_names, "sfreq": w.sfreq, "class_names": w.class_names}
+    arrays["meta"] = np.frombuffer(json.dumps({"version": CACHE_VERSION, "splits": meta}).encode(),
+                                   dtype=np.uint8)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is shareable
+    return path
+
+
+def load_splits(path: Path) -> dict[str, EEGWindows] | None:
+    """Read a cache file; None when it is missing, from another version, or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(z["meta"].tobytes().decode())
+            if meta.get("version") != CACHE_VERSION:
+                return None
+            return {name: EEGWindows(z[f"{name}.X"], z[f"{name}.y"], z[f"{name}.subject"],
+                                     m["ch_names"], m["sfreq"], m["class_names"])
+                    for name, m in meta["splits"].items()}
+    except Exception as e:  # a truncated or foreign file: rebuild it
+        logger.warning("ignoring unreadable data cache %s (%s); rebuilding it", path, e)
+        return None

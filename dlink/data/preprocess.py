@@ -1,0 +1,152 @@
+"""Reading and preprocessing one recording with MNE (shared by the benchmark loaders).
+
+``read_raw`` checks the file (exists, EDF header complete) and reads it; ``preprocess_raw`` keeps
+the EEG channels under standard 10-20 names, checks the sampling rate and the signals (NaN, flat),
+then notch-filters (optional), band-passes and resamples to the target rate; ``cut_windows`` cuts
+windows at event onsets in units of 100 uV.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from dlink._check import check_file
+
+from ._checks import DataFileError, check_channels, check_edf_header, check_sfreq, check_signals
+from .montage import normalize_ch_name
+from .windows import UNIT_V
+
+logger = logging.getLogger(__name__)
+
+_READERS = {".edf": "read_raw_edf", ".bdf": "read_raw_bdf", ".gdf": "read_raw_gdf"}
+
+
+def read_raw(path: str | Path, *, what: str = "EEG recording", fix: str = ""):
+    """Read an EDF/BDF/GDF file with MNE (data loaded), after checking it exists and is complete.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist (the message names it and ``fix``).
+    DataFileError
+        The file is truncated, corrupt or not a supported format.
+    """
+    import mne
+
+    path = check_file(path, what=what, fix=fix)
+    suffix = path.suffix.lower()
+    if suffix not in _READERS:
+        raise DataFileError(f"{path}: unsupported recording format {suffix!r}; expected one of "
+                            f"{', '.join(_READERS)}.")
+    if suffix in (".edf", ".bdf"):
+        check_edf_header(path)
+    try:
+        return getattr(mne.io, _READERS[suffix])(path, preload=True, verbose="error")
+    except Exception as e:  # MNE raises many types for broken files; name the file once
+        raise DataFileError(f"{path}: cannot be read as {suffix[1:].upper()} ({type(e).__name__}: {e}). "
+                            f"Expected a valid {suffix[1:].upper()} recording.") from e
+
+
+def normalize_channels(raw, file: str | Path, *, eeg_only: bool = True):
+    """Keep EEG channels (when ``eeg_only``) and rename them to standard 10-20 names, in place."""
+    if eeg_only:
+        raw.pick("eeg", exclude=())
+    mapping, seen, dropped = {}, set(), []
+    for c in raw.ch_names:
+        name = normalize_ch_name(c)
+        if name in seen:
+            dropped.append(c)
+        else:
+            mapping[c] = name
+            seen.add(name)
+    if dropped:  # e.g. two labels of one electrode; the first one is kept
+        logger.warning("%s: dropping channel(s) %s whose 10-20 names repeat earlier ones", file, dropped)
+        raw.drop_channels(dropped)
+    raw.rename_channels(mapping, verbose="error")
+    return raw
+
+
+def preprocess_raw(raw, file: str | Path, *, sfreq_hz: float, l_freq_hz: float, h_freq_hz: float,
+                   notch_hz: float | None = None, required: tuple[str, ...] | list[str] = (),
+                   min_channels: int = 1):
+    """Check and filter a Raw in place; returns it at ``sfreq_hz`` with only the channels kept.
+
+    Parameters
+    ----------
+    raw : mne.io.Raw
+        Channels already named by :func:`normalize_channels`.
+    file : str | Path
+        Named in error messages.
+    sfreq_hz, l_freq_hz, h_freq_hz, notch_hz : float
+        Target rate, band-pass edges and notch frequency (None: none).
+    required : sequence of str
+        Channels that must be present; when given, exactly these are kept, in this order.
+    min_channels : int
+        Fewest channels accepted.
+    """
+    check_channels(file, raw.ch_names, required, min_channels=min_channels)
+    if required:
+        raw.pick(list(required))
+    sfreq = float(raw.info["sfreq"])
+    check_sfreq(file, sfreq, h_freq_hz)
+    check_signals(file, raw.get_data(), raw.ch_names)
+    if notch_hz is not None:
+        if notch_hz >= sfreq / 2:
+            raise DataFileError(f"{file}: data.notch_hz={notch_hz:g} is above the Nyquist frequency "
+                                f"{sfreq / 2:g} Hz of the recording.")
+        raw.notch_filter(notch_hz, verbose="error")
+    raw.filter(l_freq_hz or None, h_freq_hz, verbose="error")
+    if abs(sfreq - sfreq_hz) > 1e-6:
+        raw.resample(sfreq_hz, verbose="error")
+    return raw
+
+
+def cut_windows(raw, onsets_samples: np.ndarray, n_times: int, file: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of ``n_times`` samples starting at each onset (data indices), in units of 100 uV.
+
+    Returns
+    -------
+    X : ndarray, shape (n_kept, n_chans, n_times), float32
+    kept : ndarray of bool, shape (n_onsets,)
+        False for windows that would run past the end of the recording (logged).
+    """
+    data = raw.get_data()
+    onsets = np.asarray(onsets_samples, dtype=np.int64)
+    kept = (onsets >= 0) & (onsets + n_times <= data.shape[1])
+    if (~kept).any():
+        logger.warning("%s: %d window(s) run past the recording's end and are dropped", file,
+                       int((~kept).sum()))
+    if not kept.any():
+        return np.zeros((0, data.shape[0], n_times), np.float32), kept
+    idx = onsets[kept][:, None] + np.arange(n_times)[None, :]
+    X = data[:, idx].transpose(1, 0, 2) / UNIT_V
+    return X.astype(np.float32), kept
+
+
+def fixed_windows(raw, n_times: int) -> np.ndarray:
+    """Consecutive non-overlapping windows of ``n_times`` samples over the whole recording (100 uV)."""
+    data = raw.get_data()
+    n = data.shape[1] // n_times
+    X = data[:, : n * n_times].reshape(data.shape[0], n, n_times).transpose(1, 0, 2) / UNIT_V
+    return X.astype(np.float32)
+
+
+def annotation_onsets(raw, file: str | Path, mapping: dict[str, int], *, what: str):
+    """Data-sample onsets and codes of the annotations in ``mapping`` (description -> code).
+
+    Raises
+    ------
+    DataFileError
+        When none of the expected annotations is present (the message lists what the file has).
+    """
+    import mne
+
+    found = sorted(set(raw.annotations.description))
+    if not set(mapping) & set(found):
+        raise DataFileError(f"{file}: no {what} annotations: expected some of {sorted(mapping)}, "
+                            f"the file has {found or 'no annotations'}.")
+    events, _ = mne.events_from_annotations(raw, event_id=mapping, verbose="error")
+    return events[:, 0] - raw.first_samp, events[:, 2]
