@@ -1,0 +1,150 @@
+"""The DLink objective: task CE, logit KD, feature alignment, spectral terms, anti-aliasing and
+the router probe, with the training-only modules (mimic projection, router) it needs.
+
+``total = w_ce*CE + w_kd*KD + lambda1*(w_feature*feat + w_spectral_mag*mag
+          + w_spectral_phase*phase) + lambda2*w_antialias*antialias + w_router_probe*probe``
+
+CE and the probe's CE use labelled windows only (the "pool" windows are unlabelled for the
+student: ``y == -1``); KD, feature and spectral terms use every window. A weight of 0 skips
+its term. None of these modules is part of the deployed student.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .router import LayerRouter, normalize_layers
+from .spectral import antialias_penalty, spectral_losses, upsample_tokens
+
+UNLABELLED = -1
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
+            temperature: float) -> torch.Tensor:
+    """Hinton KD: ``T^2 * KL(softmax(t/T) || softmax(s/T))``, batch mean."""
+    t = temperature
+    return F.kl_div(F.log_softmax(student_logits / t, dim=1), F.log_softmax(teacher_logits / t, dim=1),
+                    reduction="batchmean", log_target=True) * t * t
+
+
+def masked_ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over labelled windows (``y >= 0``); 0 when there are none."""
+    keep = y >= 0
+    if not bool(keep.any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[keep], y[keep])
+
+
+class DLinkObjective(nn.Module):
+    """Training-only part of DLink: mimic projection + router + loss terms.
+
+    Parameters
+    ----------
+    cfg : DistillConfig
+        Loss weights, router mode, temperature.
+    mimic_channels : int
+        Channels of the student's mimic features (``n_chans * mimic_width``).
+    n_chans : int
+        EEG channels (the teacher's token grid rows).
+    n_layers, width : int
+        Teacher blocks L and width D.
+    n_outputs : int
+        Classes.
+    steps_per_token : int
+        Mimic steps per teacher token.
+    """
+
+    def __init__(self, cfg, *, n_outputs: int, mimic_channels: int | None = None,
+                 n_chans: int | None = None, n_layers: int | None = None, width: int | None = None,
+                 steps_per_token: int = 1):
+        super().__init__()
+        self.cfg = cfg
+        self.n_chans, self.width, self.steps_per_token = n_chans, width, steps_per_token
+        self.project = self.router = None
+        if self.needs_features:
+            if mimic_channels is None or n_chans is None or width is None:
+                raise ValueError("DLinkObjective: feature/spectral terms need a student with mimic "
+                                 "features and the teacher's width (set their weights to 0 for "
+                                 "a model without them).")
+            if mimic_channels % n_chans:
+                raise ValueError(f"DLinkObjective: mimic_channels={mimic_channels} is not a "
+                                 f"multiple of n_chans={n_chans}.")
+            # mimic alignment (training only, never exported): one linear map, shared by all
+            # channels, from a channel's mimic features to the teacher's width, plus a learned
+            # per-channel offset (like the teacher's channel embedding). Sharing it keeps it
+            # cheap and makes stream c a linear image of the teacher's channel-c tokens.
+            self.project = nn.Linear(mimic_channels // n_chans, width)
+            self.channel_offset = nn.Parameter(torch.zeros(n_chans, 1, width))
+        if self.uses_teacher_states:
+            if n_layers is None or width is None:
+                raise ValueError("DLinkObjective: the router needs the teacher's n_layers and width.")
+            self.router = LayerRouter(n_layers, width, n_outputs, n_chans=n_chans or 1,
+                                      mode=cfg.target, top_k=cfg.top_k, hidden=cfg.router_hidden)
+
+    @property
+    def needs_features(self) -> bool:
+        c = self.cfg
+        return c.lambda1 > 0 and (c.w_feature > 0 or c.w_spectral_mag > 0 or c.w_spectral_phase > 0)
+
+    @property
+    def uses_teacher_states(self) -> bool:
+        """Whether batches must carry the cached hidden states."""
+        c = self.cfg
+        return self.needs_features or (c.w_router_probe > 0 and c.target == "router")
+
+    def forward(self, out: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Return ``(total loss, {term: value})``.
+
+        ``out`` is the student's ``forward_train`` output; ``batch`` has ``y`` (-1: unlabelled),
+        ``teacher_logits`` ``(B, n_outputs)`` and ``hidden`` ``(B, L, C, P, D)`` (may be absent
+        when no term needs it).
+        """
+        c = self.cfg
+        logits = out["logits"]
+        y = batch["y"]
+        terms: dict[str, torch.Tensor] = {}
+        if c.w_ce > 0:
+            terms["ce"] = c.w_ce * masked_ce(logits, y)
+        if c.w_kd > 0:
+            terms["kd"] = c.w_kd * kd_loss(logits, batch["teacher_logits"], c.temperature)
+        need_feat = self.needs_features
+        if self.uses_teacher_states:
+            hidden = normalize_layers(batch["hidden"])
+            weights, target = self.router(hidden)
+            if c.w_router_probe > 0 and self.router.trainable:
+                probe = self.router.probe_logits(target)
+                p = masked_ce(probe, y)
+                if c.w_kd > 0:  # unlabelled windows: the teacher's soft labels
+                    p = p + kd_loss(probe, batch["teacher_logits"], 1.0)
+                terms["probe"] = c.w_router_probe * p
+            if need_feat:
+                if not c.router_grad_from_student:
+                    target = torch.einsum("bl,blcpd->bcpd", weights.detach(), hidden)
+                seq = self._projected(out["mimic"])  # (B, C, steps, D)
+                if c.w_feature > 0:
+                    b, ch, steps, d = seq.shape
+                    pooled = seq.reshape(b, ch, steps // self.steps_per_token, self.steps_per_token,
+                                         d).mean(3)
+                    terms["feature"] = c.lambda1 * c.w_feature * F.mse_loss(pooled, target)
+                if c.w_spectral_mag > 0 or c.w_spectral_phase > 0:
+                    k = c.spectral_windows
+                    mag, phase = spectral_losses(seq[:k], upsample_tokens(target[:k], seq.shape[2]),
+                                                 dim=2)
+                    if c.w_spectral_mag > 0:
+                        terms["spectral_mag"] = c.lambda1 * c.w_spectral_mag * mag
+                    if c.w_spectral_phase > 0:
+                        terms["spectral_phase"] = c.lambda1 * c.w_spectral_phase * phase
+        if c.w_antialias > 0 and c.lambda2 > 0:
+            terms["antialias"] = c.lambda2 * c.w_antialias * antialias_penalty(out["taps"])
+        if not terms:
+            raise ValueError("distill: every loss weight is 0; nothing to train (set w_ce > 0).")
+        total = torch.stack([v for v in terms.values()]).sum()
+        return total, {k: float(v.detach()) for k, v in terms.items()}
+
+    def _projected(self, mimic: torch.Tensor) -> torch.Tensor:
+        """``(B, C*F, 1, T) -> (B, C, T, D)``."""
+        b, cf, _, t = mimic.shape
+        m = mimic.reshape(b, self.n_chans, cf // self.n_chans, t).transpose(2, 3)  # (B, C, T, F)
+        return self.project(m) + self.channel_offset

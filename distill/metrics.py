@@ -1,0 +1,59 @@
+"""Classification metrics as the EEG foundation-model papers report them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _probs(logits_or_probs: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits_or_probs, dtype=np.float64)
+    if z.ndim != 2:
+        raise ValueError(f"logits_or_probs must have shape (n, n_classes), got {z.shape}.")
+    if np.all(z >= 0) and np.allclose(z.sum(1), 1.0, atol=1e-4):
+        return z
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def classification_metrics(y_true, logits_or_probs, n_classes: int) -> dict:
+    """Balanced accuracy, Cohen's kappa, weighted F1 and the confusion matrix; AUROC and AUC-PR
+    (average precision) as well when ``n_classes == 2``.
+
+    Parameters
+    ----------
+    y_true : array-like of int, shape (n,)
+    logits_or_probs : array-like, shape (n, n_classes)
+        Logits, or probabilities (rows summing to 1).
+    n_classes : int
+
+    Returns
+    -------
+    dict
+        Floats (and ``confusion`` as a list of lists, rows = true class); ``n`` windows.
+    """
+    from sklearn.metrics import (average_precision_score, balanced_accuracy_score,
+                                 cohen_kappa_score, confusion_matrix, f1_score, roc_auc_score)
+
+    y = np.asarray(y_true).astype(np.int64).ravel()
+    p = _probs(logits_or_probs)
+    if p.shape != (len(y), n_classes):
+        raise ValueError(f"logits_or_probs must have shape ({len(y)}, {n_classes}), got {p.shape}.")
+    if len(y) == 0:
+        raise ValueError("classification_metrics: no windows (y_true is empty).")
+    pred = p.argmax(1)
+    labels = list(range(n_classes))
+    out = {
+        "n": int(len(y)),
+        "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+        "kappa": float(cohen_kappa_score(y, pred, labels=labels)),
+        "f1_weighted": float(f1_score(y, pred, labels=labels, average="weighted", zero_division=0)),
+        "confusion": confusion_matrix(y, pred, labels=labels).tolist(),
+    }
+    if n_classes == 2:
+        if len(np.unique(y)) == 2:
+            out["auroc"] = float(roc_auc_score(y, p[:, 1]))
+            out["auc_pr"] = float(average_precision_score(y, p[:, 1]))
+        else:
+            out["auroc"] = out["auc_pr"] = float("nan")
+    return out

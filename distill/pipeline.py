@@ -1,0 +1,290 @@
+"""The ``distill`` stage as library functions (the CLI and the benchmark call these).
+
+:func:`distill_run` does the whole stage: resolved config -> teacher (fine-tuned on the config's
+split through :func:`dlink.distill.finetune.finetune_run`, or RUN/teacher.pt when it is up to
+date, or a user file) -> teacher cache for every split -> the student distilled on "train"
+(labelled) + "pool" (unlabelled: teacher targets only) -> early-stopped on "val" -> student.pt,
+metrics.json and the "distill" stamp.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlink.io import atomic_torch_save, atomic_write_json, sha256_file
+
+log = logging.getLogger(__name__)
+
+
+# -- teacher ---------------------------------------------------------------------------------
+def teacher_key(cfg) -> str:
+    """What decides the fine-tuned teacher: data, teacher section and seed."""
+    from dataclasses import asdict
+
+    blob = json.dumps({"data": asdict(cfg.data), "teacher": asdict(cfg.teacher), "seed": cfg.seed},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def prepare_teacher(cfg, run, *, teacher_path: str | Path | None = None, verbose: bool = False):
+    """Return the task-adapted teacher (eval mode) and how it was obtained.
+
+    ``teacher_path`` (a teacher.pt-format file) is used as is and copied to RUN/teacher.pt.
+    Otherwise RUN/teacher.pt is reused when it was fine-tuned here for the same data, teacher
+    config and seed (``RUN/cache/teacher_key.json``), else the teacher is fine-tuned (resuming
+    an interrupted fine-tuning).
+    """
+    from .finetune import finetune_run
+    from .teachers import load_teacher_file
+
+    key_file = run.path / "cache" / "teacher_key.json"
+    if teacher_path is not None:
+        teacher = load_teacher_file(teacher_path)
+        if Path(teacher_path).resolve() != run.teacher.resolve():
+            with open(teacher_path, "rb") as f:
+                from dlink.io import atomic_write_bytes
+
+                atomic_write_bytes(run.teacher, f.read())
+        return teacher, {"source": str(teacher_path)}
+    key = teacher_key(cfg)
+    if run.teacher.is_file() and key_file.is_file():
+        saved = json.loads(key_file.read_text())
+        if saved.get("key") == key and saved.get("sha256") == sha256_file(run.teacher):
+            log.info("reusing %s (fine-tuned for this data/teacher config)", run.teacher)
+            import torch
+
+            history = torch.load(run.teacher, map_location="cpu", weights_only=True).get("history", {})
+            return load_teacher_file(run.teacher), {"source": "reused", "key": key,
+                                                    "history": history}
+    t0 = time.perf_counter()
+    teacher, summary = finetune_run(cfg, run.path, config_path=run.config, verbose=verbose)
+    atomic_write_json(key_file, {"key": key, "sha256": sha256_file(run.teacher)})
+    return teacher.eval(), {"source": "finetuned", "key": key, "finetune_s": time.perf_counter() - t0,
+                            "history": summary.get("history", {})}
+
+
+def build_caches(teacher, splits: dict, *, cache_root: Path | None, verbose: bool = False) -> dict:
+    """Teacher caches for every non-empty split (``cache_root=None``: in memory)."""
+    from .teacher_cache import build_teacher_cache
+
+    return {name: build_teacher_cache(teacher, ds.X,
+                                      path=None if cache_root is None else cache_root / f"teacher_{name}",
+                                      verbose=verbose, desc=f"teacher cache ({name})")
+            for name, ds in splits.items() if len(ds) > 0}
+
+
+# -- training rows ---------------------------------------------------------------------------
+def make_train_data(splits: dict, caches: dict | None, *, use_pool: bool):
+    """Sources: labelled "train" (+ unlabelled "pool" when ``use_pool``), validation on "val"."""
+    from .train import Source, TrainData, unlabelled
+
+    def src(name: str, labelled: bool) -> Source:
+        ds = splits[name]
+        c = (caches or {}).get(name)
+        return Source(ds.X, ds.y if labelled else unlabelled(ds.y),
+                      None if c is None else c.hidden, None if c is None else c.logits)
+
+    sources = [src("train", True)]
+    if use_pool and "pool" in splits and len(splits["pool"]) > 0:
+        sources.append(src("pool", False))
+    return TrainData(sources, splits["val"].X, np.asarray(splits["val"].y))
+
+
+def distill_student(cfg, dcfg, splits: dict, caches: dict | None, *, seed: int,
+                    checkpoint_dir: Path | None, verbose: bool = False, desc: str = "distill",
+                    use_pool: bool | None = None):
+    """Build the student and train it with the objective ``dcfg`` (a DistillConfig).
+
+    Returns ``(student, objective, history)``.
+    """
+    import torch
+
+    from .losses import DLinkObjective
+    from .students import build_student
+    from .train import train_model
+
+    tr = splits["train"]
+    n_outputs = len(tr.class_names)
+    torch.manual_seed(seed)
+    student = build_student(cfg.student, n_chans=tr.n_chans, n_times=tr.n_times,
+                            n_outputs=n_outputs, sfreq=tr.sfreq)
+    any_cache = next(iter((caches or {}).values()), None)
+    objective = DLinkObjective(
+        dcfg, n_outputs=n_outputs, mimic_channels=getattr(student, "mimic_channels", None),
+        n_chans=tr.n_chans, n_layers=None if any_cache is None else any_cache.n_layers,
+        width=None if any_cache is None else any_cache.width,
+        steps_per_token=getattr(student, "steps_per_token", 1))
+    uses_teacher = dcfg.w_kd > 0 or objective.uses_teacher_states
+    pool = dcfg.use_pool and uses_teacher if use_pool is None else use_pool
+    data = make_train_data(splits, caches if uses_teacher else None, use_pool=pool)
+    # a checkpoint is resumed only for the same teacher (and windows), not just the same config
+    teacher_fp = sorted((k, c.fingerprint) for k, c in (caches or {}).items()) if uses_teacher else []
+    student, history = train_model(student, objective, data, train_cfg=cfg.train, seed=seed,
+                                   checkpoint_dir=checkpoint_dir, verbose=verbose, desc=desc,
+                                   fingerprint_extra={"teacher": teacher_fp, "use_pool": pool})
+    return student, objective, history
+
+
+def train_baseline(name: str, cfg, splits: dict, *, seed: int, checkpoint_dir: Path | None,
+                   verbose: bool = False):
+    """Train a braindecode baseline alone (cross-entropy on "train"). Returns ``(model, history)``."""
+    import torch
+
+    from .baselines import build_baseline
+    from .config import DistillConfig
+    from .losses import DLinkObjective
+    from .train import train_model
+
+    tr = splits["train"]
+    torch.manual_seed(seed)
+    model = build_baseline(name, n_chans=tr.n_chans, n_times=tr.n_times,
+                           n_outputs=len(tr.class_names), sfreq=tr.sfreq)
+    ce_only = DistillConfig(w_kd=0, w_feature=0, w_spectral_mag=0, w_spectral_phase=0,
+                            w_antialias=0, w_router_probe=0)
+    objective = DLinkObjective(ce_only, n_outputs=len(tr.class_names))
+    tcfg = copy.copy(cfg.train)
+    if cfg.train.baseline_epochs:
+        tcfg.epochs = cfg.train.baseline_epochs
+    data = make_train_data(splits, None, use_pool=False)
+    return train_model(model, objective, data, train_cfg=tcfg, seed=seed,
+                       checkpoint_dir=checkpoint_dir, verbose=verbose, desc=name)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def evaluate(model, splits: dict, *, names=("test", "val"), logits: dict | None = None) -> dict:
+    """Metrics on ``test`` at the top level (and ``val`` nested), plus params and MACs."""
+    from .metrics import classification_metrics
+    from .students import count_macs, count_params
+    from .train import predict
+
+    tr = splits["train"]
+    n_classes = len(tr.class_names)
+    out: dict[str, Any] = {}
+    for name in names:
+        if name not in splits or len(splits[name]) == 0:
+            continue
+        z = logits[name] if logits and name in logits else predict(model, splits[name].X)
+        m = classification_metrics(np.asarray(splits[name].y), z, n_classes)
+        if name == names[0]:
+            out.update(m)
+        else:
+            out[name] = {k: v for k, v in m.items() if k != "confusion"}
+    if model is not None:
+        out["params"] = count_params(model)
+        out["macs"] = count_macs(model, tr.n_chans, tr.n_times)
+    return out
+
+
+def router_weights(objective, cache, *, batch_size: int = 256) -> dict:
+    """Layer weights of the (trained) router over a split's cache: mean and std per layer."""
+    import torch
+
+    from .router import normalize_layers
+
+    router = getattr(objective, "router", None)
+    if router is None or cache is None:
+        return {}
+    router.eval()
+    ws = []
+    with torch.no_grad():
+        for i in range(0, len(cache), batch_size):
+            h = torch.from_numpy(np.array(cache.hidden[i:i + batch_size], dtype=np.float32))
+            ws.append(router.weights(normalize_layers(h)))
+    w = torch.cat(ws).numpy()
+    return {"mode": router.mode, "top_k": router.top_k, "n_layers": int(w.shape[1]),
+            "layer_weights_mean": w.mean(0).tolist(), "layer_weights_std": w.std(0).tolist()}
+
+
+# -- the stage -------------------------------------------------------------------------------
+def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = None,
+                verbose: bool = False) -> dict:
+    """The ``dlink distill`` stage; returns the metrics written to metrics.json."""
+    import torch
+
+    from dlink.config import save_config
+    from dlink.data import load_dataset
+    from dlink.rundir import RunDir
+
+    from .students import count_macs, count_params, student_payload
+
+    t_start = time.perf_counter()
+    run = RunDir(run_dir).mkdir()
+    save_config(cfg, run.config)
+    torch.set_num_threads(cfg.train.num_threads)
+    splits = load_dataset(cfg.data, verbose=verbose)
+    for name in ("train", "val", "test"):
+        if name not in splits or len(splits[name]) == 0:
+            raise ValueError(f"distill: the dataset's {name!r} split is empty; splits: "
+                             f"{ {k: len(v) for k, v in splits.items()} }.")
+    tr = splits["train"]
+    timing: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    teacher, teacher_info = prepare_teacher(cfg, run, teacher_path=teacher_path, verbose=verbose)
+    torch.set_num_threads(cfg.train.num_threads)
+    timing["teacher_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    caches = build_caches(teacher, splits, cache_root=run.path / "cache" if cfg.distill.cache == "disk"
+                          else None, verbose=verbose)
+    timing["cache_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    student, objective, history = distill_student(
+        cfg, cfg.distill, splits, caches, seed=cfg.seed,
+        checkpoint_dir=run.checkpoints_dir / "student", verbose=verbose)
+    timing["distill_s"] = time.perf_counter() - t0
+    params, macs = count_params(student), count_macs(student, tr.n_chans, tr.n_times)
+    if params > cfg.student.max_params or macs > cfg.student.max_macs:
+        log.warning("the student has %d params and %d MACs per window, above the budget "
+                    "student.max_params=%d / student.max_macs=%d", params, macs,
+                    cfg.student.max_params, cfg.student.max_macs)
+
+    metrics: dict[str, Any] = {
+        "teacher": {**evaluate(None, splits, logits={k: c.logits for k, c in caches.items()}),
+                    "params": count_params(teacher),
+                    "macs": count_macs(teacher, tr.n_chans, tr.n_times),
+                    "macs_note": "linear and conv layers; attention matmuls not counted",
+                    "arch": cfg.teacher.arch, "source": teacher_info["source"]},
+        "student": {**evaluate(student, splits), "arch": cfg.student.arch,
+                    "train_s": history["train_s"]},
+        "baselines": {},
+        "router": router_weights(objective, caches.get("test")),
+        "history": {"student": history, "teacher": teacher_info.get("history", {}), "baselines": {}},
+    }
+    for name in cfg.distill.baselines:
+        t0 = time.perf_counter()
+        model, h = train_baseline(name, cfg, splits, seed=cfg.seed,
+                                  checkpoint_dir=run.checkpoints_dir / name, verbose=verbose)
+        metrics["baselines"][name] = {**evaluate(model, splits), "train_s": h["train_s"]}
+        metrics["history"]["baselines"][name] = h
+        timing[f"{name}_s"] = time.perf_counter() - t0
+    timing["total_s"] = time.perf_counter() - t_start
+    metrics["timing"] = timing
+
+    atomic_torch_save(student_payload(
+        student, arch=cfg.student.arch,
+        kwargs={"n_chans": tr.n_chans, "n_times": tr.n_times, "n_outputs": len(tr.class_names),
+                "sfreq": tr.sfreq, **dict(cfg.student.options)},
+        n_chans=tr.n_chans, n_times=tr.n_times, sfreq=tr.sfreq, ch_names=tr.ch_names,
+        class_names=tr.class_names), run.student)
+    atomic_write_json(run.metrics, metrics)
+    run.write_stamp("distill", inputs=[run.config], outputs=[run.student, run.metrics, run.teacher],
+                    extra={"test_balanced_accuracy": metrics["student"]["balanced_accuracy"]})
+    return metrics
+
+
+def clear_checkpoints(run) -> None:
+    """Delete the student's and baselines' training checkpoints (``--fresh``)."""
+    for name in ("student", "eegnet", "shallow"):
+        d = run.checkpoints_dir / name
+        if d.is_dir():
+            shutil.rmtree(d)
