@@ -1,0 +1,67 @@
+"""`dlink export RUN` on a run directory: stage checks, files, stamp, printed table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dlink.cli import main  # noqa: E402
+from dlink.config import config_from_dict, save_config  # noqa: E402
+from dlink.rundir import RunDir, StageError  # noqa: E402
+
+SMALL_DATA = {"name": "synthetic", "synthetic": {"subjects": {"train": 2, "val": 1, "test": 1, "pool": 0},
+                                                 "trials_per_class": 6}}
+EXPORT_FILES = ("student.onnx", "student.int8.onnx", "student.int8.tflite", "calibration.npz",
+                "parity.json", "ops.json", "tflm.json", "test_vectors.npz", "test_vectors.h",
+                "test_vectors.c", "model_data.h", "model_data.c")
+
+
+def _make_run(tmp_path, *, stamp: bool = True) -> RunDir:
+    students = pytest.importorskip("dlink.distill.students")
+    rd = RunDir(tmp_path / "run").mkdir()
+    cfg = config_from_dict({"name": "t", "data": SMALL_DATA,
+                            "export": {"n_calibration": 16, "n_test_vectors": 4,
+                                       "n_layer_windows": 8}})
+    save_config(cfg, rd.config)
+    kwargs = {"n_chans": 22, "n_times": 800, "n_outputs": 4, "sfreq": 200.0, "mimic_width": 2,
+              "hidden_width": 8, "final_width": 8}
+    torch.manual_seed(0)
+    model = students.build_student("mic", **kwargs).eval()
+    payload = {"arch": "mic", "kwargs": kwargs,
+               "state_dict": {k: v.detach() for k, v in model.state_dict().items()},
+               "n_chans": 22, "n_times": 800, "sfreq": 200.0, "ch_names": [f"E{i}" for i in range(22)],
+               "class_names": ["a", "b", "c", "d"], "input_unit": "100uV"}
+    torch.save(payload, rd.student)
+    if stamp:
+        rd.write_stamp("distill", inputs=[rd.config], outputs=[rd.student])
+    return rd
+
+
+def test_export_refuses_a_run_without_distill(tmp_path):
+    from dlink.export.pipeline import export_run
+
+    rd = _make_run(tmp_path, stamp=False)
+    with pytest.raises(StageError, match="dlink distill"):
+        export_run(rd.path)
+
+
+def test_export_cli_writes_every_file_and_stamps(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DLINK_CACHE_DIR", str(tmp_path / "cache"))
+    rd = _make_run(tmp_path)
+    assert main(["export", str(rd.path)]) == 0
+    out = capsys.readouterr().out
+    for name in ("pytorch_float", "onnxruntime_qdq", "tflite_int8", "tflite_micro", "arena"):
+        assert name in out
+    for name in EXPORT_FILES:
+        assert (rd.export_dir / name).is_file(), name
+    stamp = rd.require_stage("export")
+    assert "student.pt" in stamp["inputs"]
+    rep = json.loads((rd.export_dir / "parity.json").read_text())
+    assert rep["n_calibration"] == 16 and rep["test_vectors"]["n"] == 4
+    cal = np.load(rd.export_dir / "calibration.npz")
+    # stratified: 4 classes x 4 windows
+    assert np.bincount(cal["y"]).tolist() == [4, 4, 4, 4]
