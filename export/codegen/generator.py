@@ -1,0 +1,332 @@
+"""``generate_c``: an int8 ``.tflite`` -> ``<name>_model.h`` / ``.c`` for the dlink runtime.
+
+Steps: read the flatbuffer (:mod:`.reader`), check the graph's interface (one int8 input, one int8
+output), fold zero-point PADs into the convolutions they feed (:mod:`.fuse`), plan the
+activation arena (:mod:`.planner`; RESHAPEs alias their input, and the input is read in place
+from the caller's buffer unless ``input_in_arena``), lower every operator in order to a runtime
+call with its precomputed constants (:mod:`.ops`), and render the Jinja2 templates in
+``export/templates/``. Nothing is skipped: the first operator or option the runtime cannot run
+raises :class:`~.ops.UnsupportedOperatorError`; folded PADs and aliased RESHAPEs stay in the C
+as commented layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from dlink import __version__
+from dlink._check import validate_type
+
+from .cfmt import c_array, c_float, check_c_identifier
+from .fuse import fold_pads
+from .ops import ALIASING_OPS, LOWERINGS, UnsupportedOperatorError
+from .planner import Buffer, check_plan, plan_arena
+from .reader import TfliteGraph, read_tflite
+
+__all__ = ["generate_c", "ModelCode", "build_model_code"]
+
+logger = logging.getLogger(__name__)
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+ALIGNMENT_BYTES = 16
+
+
+class _Context:
+    """State shared by the per-operator lowerings: tensor access, emitted definitions."""
+
+    def __init__(self, graph: TfliteGraph, name: str, offsets: dict[int, int],
+                 fused_pads: dict | None = None, external: frozenset[int] = frozenset()):
+        self.graph, self.name, self.offsets = graph, name, offsets
+        self.fused_pads = fused_pads or {}
+        self.external = external  # tensors read in place from the caller's input buffer
+        self.data_defs: list[str] = []   # weights / biases / multipliers
+        self.param_defs: list[str] = []  # per-layer structs and shapes
+        self.const_names: dict[int, str] = {}
+        self.data_bytes = 0
+
+    # tensors ------------------------------------------------------------------------------
+    def input_tensor(self, op, i: int):
+        if i >= len(op.inputs) or op.inputs[i] < 0:
+            return None
+        return self.graph.tensors[op.inputs[i]]
+
+    def output_tensor(self, op):
+        if len(op.outputs) != 1:
+            self.fail(op, f"{len(op.outputs)} outputs", "exactly one output expected")
+        return self.graph.tensors[op.outputs[0]]
+
+    def require_int8(self, op, *tensors):
+        for t in tensors:
+            if t is None or t.dtype != "INT8":
+                what = t.dtype if t is not None else "missing tensor"
+                self.fail(op, f"tensor type {what}",
+                          f"tensor {getattr(t, 'name', '?')!r}; only int8 activations")
+
+    def fail(self, op, option: str, detail: str = ""):
+        out = self.graph.tensors[op.outputs[0]].name if op.outputs else "?"
+        raise UnsupportedOperatorError(op.opcode, option, op.index, out, detail)
+
+    def ref(self, tensor) -> str:
+        """C expression of a tensor's data: an arena slice or a const array."""
+        if tensor.is_constant:
+            if tensor.index not in self.const_names:
+                ctype = {"INT8": "int8_t", "INT32": "int32_t"}.get(tensor.dtype)
+                if ctype is None:
+                    raise UnsupportedOperatorError("?", f"constant of type {tensor.dtype}", -1,
+                                                   tensor.name)
+                sym = f"{self.name}_t{tensor.index}"
+                self._emit_array(ctype, tensor.data, sym, f"constant tensor {tensor.name!r}")
+                self.const_names[tensor.index] = sym
+            return self.const_names[tensor.index]
+        if tensor.index in self.external:
+            return "input"
+        return f"&{self.name}_arena[{self.offsets[tensor.index]}]"
+
+    # definitions --------------------------------------------------------------------------
+    def _emit_array(self, ctype: str, values, sym: str, comment: str) -> None:
+        arr = np.asarray(values).reshape(-1)
+        self.data_bytes += arr.size * (1 if ctype == "int8_t" else 4)
+        self.data_defs.append(
+            f"/* {comment} */\nstatic const {ctype} {sym}[{max(arr.size, 1)}] "
+            f"DLK_ALIGNED({ALIGNMENT_BYTES}) = {c_array(arr)};"
+        )
+
+    def const_array(self, ctype: str, values, op, what: str) -> str:
+        sym = f"{self.name}_l{op.index}_{what}"
+        self._emit_array(ctype, values, sym, f"layer {op.index} {op.opcode}: {what}")
+        return sym
+
+    def define(self, ctype: str, op, what: str, value) -> str:
+        sym = f"{self.name}_l{op.index}_{what}"
+        if isinstance(value, dict):
+            body = ", ".join(f".{k} = {v}" for k, v in value.items())
+            value = f"{{{body}}}"
+        self.param_defs.append(f"static const {ctype} {sym} = {value};")
+        return sym
+
+
+class ModelCode:
+    """The rendered C sources plus the figures ``generate_c`` reports."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _plan(graph: TfliteGraph, skip: frozenset[int] = frozenset(), *, input_in_arena: bool = False
+          ) -> tuple[dict[int, int], int, int, list[Buffer], frozenset[int]]:
+    """Union RESHAPE aliases, compute lifetimes, place buffers.
+
+    Operators in ``skip`` (PADs folded into a convolution) are not part of the schedule. Unless
+    ``input_in_arena``, the graph input (and its RESHAPE aliases) is read in place from the
+    caller's buffer and takes no arena space (it is never written: operators only write their
+    outputs). Returns (tensor -> offset, arena bytes, lower bound, buffers, caller-input tensors).
+    """
+    parent: dict[int, int] = {}
+
+    def find(t: int) -> int:
+        while parent.get(t, t) != t:
+            t = parent[t]
+        return t
+
+    ops = [op for op in graph.operators if op.index not in skip]
+    for op in ops:
+        if op.opcode in ALIASING_OPS:
+            parent[find(op.outputs[0])] = find(op.inputs[0])
+    n_ops = len(graph.operators)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    size: dict[int, int] = {}
+
+    def touch(t: int, step: int) -> None:
+        tensor = graph.tensors[t]
+        if tensor.is_constant:
+            return
+        root = find(t)
+        first[root] = min(first.get(root, step), step)
+        last[root] = max(last.get(root, step), step)
+        size[root] = max(size.get(root, 0), tensor.n_elements)
+
+    for t in graph.inputs:
+        touch(t, 0)
+    for op in ops:
+        for t in list(op.inputs) + list(op.outputs):
+            if t >= 0:
+                touch(t, op.index)
+    for t in graph.outputs:
+        touch(t, max(n_ops - 1, 0))
+    in_root = find(graph.inputs[0])
+    external: frozenset[int] = frozenset()
+    if not input_in_arena and in_root not in {find(t) for t in graph.outputs}:
+        external = frozenset(t for t in range(len(graph.tensors)) if find(t) == in_root)
+        size.pop(in_root, None)
+    buffers = [Buffer(root, size[root], first[root], last[root]) for root in sorted(size)]
+    plan = plan_arena(buffers, alignment=ALIGNMENT_BYTES)
+    check_plan(buffers)
+    by_root = {b.id: b.offset for b in buffers}
+    offsets = {t: by_root[find(t)] for t in range(len(graph.tensors)) if find(t) in by_root}
+    return offsets, plan.arena_bytes, plan.lower_bound_bytes, buffers, external
+
+
+def build_model_code(tflite_path: str | Path, *, name: str = "student", fold_pad: bool = True,
+                     input_in_arena: bool = False) -> ModelCode:
+    """Read, plan and lower a model; return the rendered sources and figures (writes nothing).
+
+    ``fold_pad`` folds zero-point PADs into the convolution they feed (:mod:`.fuse`);
+    ``input_in_arena`` copies the input into the arena instead of reading the caller's buffer."""
+    check_c_identifier(name, what="model name")
+    return _build_from_graph(read_tflite(tflite_path), name, fold_pad=fold_pad,
+                             input_in_arena=input_in_arena)
+
+
+def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
+                      input_in_arena: bool = False) -> ModelCode:
+    if graph.n_subgraphs != 1:
+        raise UnsupportedOperatorError("MODEL", f"{graph.n_subgraphs} subgraphs", -1,
+                                       str(graph.path), "control flow is not supported")
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise UnsupportedOperatorError(
+            "MODEL", f"{len(graph.inputs)} inputs / {len(graph.outputs)} outputs", -1,
+            str(graph.path), "the generated API takes one input and one output tensor")
+    tin, tout = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
+    for role, t in (("input", tin), ("output", tout)):
+        if t.dtype != "INT8":
+            raise UnsupportedOperatorError(
+                "MODEL", f"{role} type {t.dtype}", -1, t.name,
+                "export a full-integer model (inference_input_type/output_type = int8)")
+    fused, folded = {}, {}
+    if fold_pad:
+        graph, fused, folded = fold_pads(graph)
+    offsets, arena_bytes, lower_bound, buffers, external = _plan(
+        graph, frozenset(folded), input_in_arena=input_in_arena)
+    ctx = _Context(graph, name, offsets, fused, external)
+    layers, macs = [], 0
+    for op in graph.operators:
+        if op.index in folded:
+            out = graph.tensors[op.outputs[0]]
+            layers.append({"index": op.index, "opcode": op.opcode, "call": None,
+                           "tensor": out.name.replace("*/", "* /"), "shape": list(out.shape),
+                           "folded_into": folded[op.index]})
+            continue
+        lower = LOWERINGS.get(op.opcode)
+        if lower is None:
+            ctx.fail(op, "operator")
+        call, op_macs = lower(ctx, op)
+        macs += int(op_macs)
+        out = graph.tensors[op.outputs[0]]
+        layers.append({"index": op.index, "opcode": op.opcode,
+                       "tensor": out.name.replace("*/", "* /"),
+                       "call": call, "shape": list(out.shape), "folded_into": None})
+    sha = hashlib.sha256(graph.model_bytes).hexdigest()
+    upper = name.upper()
+    info = {
+        "name": name, "NAME": upper, "version": __version__, "sha256": sha,
+        "model_file": graph.path.name, "arena_bytes": max(arena_bytes, ALIGNMENT_BYTES),
+        "input_bytes": tin.n_elements, "output_bytes": tout.n_elements, "macs": macs,
+        "input_offset": offsets.get(tin.index), "output_offset": offsets[tout.index],
+        "input_in_arena": tin.index not in external,
+        "input_shape": list(tin.shape), "output_shape": list(tout.shape),
+        "input_scale": c_float(tin.scale), "input_zero_point": tin.zero_point,
+        "output_scale": c_float(tout.scale), "output_zero_point": tout.zero_point,
+        "data_defs": ctx.data_defs, "param_defs": ctx.param_defs, "layers": layers,
+        "alignment": ALIGNMENT_BYTES, "n_folded": len(folded),
+    }
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    header = env.get_template("model.h.jinja").render(**info)
+    source = env.get_template("model.c.jinja").render(**info)
+    return ModelCode(header=header, source=source, info=info, arena_bytes=info["arena_bytes"],
+                     arena_lower_bound_bytes=lower_bound, macs=macs,
+                     ops=[op.opcode for op in graph.operators], const_data_bytes=ctx.data_bytes,
+                     buffers=buffers, sha256=sha, folded_pads=sorted(folded),
+                     input_in_arena=tin.index not in external)
+
+
+def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "student",
+               fold_pad: bool = True, input_in_arena: bool = False) -> dict:
+    """Write ``<name>_model.h`` and ``<name>_model.c`` for ``tflite_path`` into ``out_dir``.
+
+    Parameters
+    ----------
+    tflite_path : str | Path
+        A full-integer ``.tflite`` (int8 input and output, int8 weights).
+    out_dir : str | Path
+        Folder to write into (created if needed).
+    name : str
+        Symbol prefix (a C identifier): ``<name>_invoke``, ``<NAME>_ARENA_BYTES``, ...
+    fold_pad : bool
+        Fold zero-point PADs into the following convolution (bit-identical; smaller arena).
+    input_in_arena : bool
+        Copy the input into the arena (as TFLite-Micro does). By default the first layers read
+        the caller's input buffer in place (it may be const, e.g. in flash), so the arena holds
+        activations only.
+
+    Returns
+    -------
+    dict
+        ``arena_bytes`` (planned activation arena), ``arena_lower_bound_bytes``, ``macs``,
+        ``ops`` (operator names in order), ``c_files`` (generated + runtime sources, ref backend),
+        ``include_dirs``, ``header``, ``source``, ``const_data_bytes``, ``input_bytes``,
+        ``output_bytes``, ``sha256``, ``name``, ``folded_pads``, ``tflm_arena_bytes`` (the
+        TFLite-Micro interpreter's arena {"total", "head", "tail"} for the same model, or None)
+        and ``report`` (``<name>_model.json`` holding these figures).
+
+    Raises
+    ------
+    UnsupportedOperatorError
+        For any operator or option the runtime does not implement (names op, option, layer).
+    """
+    from dlink.io import atomic_write_bytes
+
+    from dlink.firmware import runtime_sources
+
+    validate_type("out_dir", out_dir, (str, Path))
+    code = build_model_code(tflite_path, name=name, fold_pad=fold_pad,
+                            input_in_arena=input_in_arena)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header, source = out_dir / f"{name}_model.h", out_dir / f"{name}_model.c"
+    atomic_write_bytes(header, code.header.encode())
+    atomic_write_bytes(source, code.source.encode())
+    rt_c, rt_inc = runtime_sources("ref")
+    tflm = _tflm_arena_or_none(tflite_path)
+    report = {
+        "name": name, "model_sha256": code.sha256, "ops": code.ops,
+        "folded_pads": code.folded_pads, "input_in_arena": code.input_in_arena,
+        "macs": code.macs,
+        "arena_bytes": code.arena_bytes,
+        "arena_lower_bound_bytes": code.arena_lower_bound_bytes,
+        "tflm_arena_bytes": tflm, "const_data_bytes": code.const_data_bytes,
+        "input_bytes": code.info["input_bytes"], "output_bytes": code.info["output_bytes"],
+    }
+    from dlink.io import atomic_write_json
+
+    atomic_write_json(out_dir / f"{name}_model.json", report)
+    logger.info("generated %s (%d ops, arena %d bytes, %d MACs)", source, len(code.ops),
+                code.arena_bytes, code.macs)
+    return {
+        "name": name, "header": header, "source": source,
+        "arena_bytes": code.arena_bytes, "arena_lower_bound_bytes": code.arena_lower_bound_bytes,
+        "macs": code.macs, "ops": code.ops, "const_data_bytes": code.const_data_bytes,
+        "input_bytes": code.info["input_bytes"], "output_bytes": code.info["output_bytes"],
+        "c_files": [source] + list(rt_c), "include_dirs": [out_dir] + list(rt_inc),
+        "sha256": code.sha256, "folded_pads": code.folded_pads, "tflm_arena_bytes": tflm,
+        "input_in_arena": code.input_in_arena,
+        "report": out_dir / f"{name}_model.json",
+    }
+
+
+def _tflm_arena_or_none(tflite_path) -> dict | None:
+    """TFLite-Micro's arena for the same model ({"total", "head", "tail"}), None if unavailable."""
+    try:
+        from .tflm import tflm_arena_bytes
+
+        return tflm_arena_bytes(tflite_path)
+    except Exception as e:  # the reference interpreter is optional for generation
+        logger.warning("could not measure the TFLite-Micro arena for %s: %s", tflite_path, e)
+        return None

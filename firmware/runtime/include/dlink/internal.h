@@ -1,0 +1,32 @@
+/* dlink runtime: helpers shared by the kernel backends (not part of the model API). */
+#ifndef DLINK_INTERNAL_H
+#define DLINK_INTERNAL_H
+
+#include <stdint.h>
+
+#include "dlink/kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Right-align `shape` to DLK_MAX_RANK dims (leading 1s). Returns DLK_ERR_BAD_SHAPE if invalid. */
+dlk_status_t dlk_extend_shape(const dlk_shape_t *shape, int32_t dims[DLK_MAX_RANK]);
+
+/* Row-major element strides of `input` broadcast to `output` (0 on broadcast axes), both
+ * right-aligned to DLK_MAX_RANK; out_dims receives the extended output dims. */
+dlk_status_t dlk_broadcast_strides(const dlk_shape_t *input, const dlk_shape_t *output,
+                                   int32_t strides[DLK_MAX_RANK],
+                                   int32_t out_dims[DLK_MAX_RANK]);
+
+/* TFLite's reference padding rule: the input coordinate of an output index. */
+static inline int32_t dlk_in_origin(int32_t out_index, int32_t stride, int32_t pad)
+{
+    return out_index * stride - pad;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DLINK_INTERNAL_H */

@@ -1,0 +1,218 @@
+/* dlink runtime: int8 kernels with TFLite-Micro reference semantics.
+ *
+ * Conventions
+ *  - Activations are int8 NHWC (TFLite's layout); shapes travel with every pointer as
+ *    dlk_shape4_t (N, H, W, C) or dlk_shape_t (rank <= DLK_MAX_RANK, row-major).
+ *  - One parameter struct per layer. Zero points are stored as they are in the model (never
+ *    negated into "offsets"); per-channel requantisation is (multiplier, shift) pairs with
+ *    real = multiplier * 2^(shift - 31), precomputed at export time.
+ *  - act_min/act_max are the fused-activation clamp in the output's quantised domain.
+ *  - Every function returns DLK_OK (0) or an error code from dlink/status.h; none allocates.
+ *  - Backends (src/kernels/ref, src/kernels/dsp) implement these signatures identically and
+ *    bit-exactly; the build selects one folder.
+ */
+#ifndef DLINK_KERNELS_H
+#define DLINK_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlink/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLK_MAX_RANK 5
+
+/* Alignment of generated const data and of the activation arena. */
+#if defined(__GNUC__) || defined(__clang__)
+#define DLK_ALIGNED(n) __attribute__((aligned(n)))
+#else
+#define DLK_ALIGNED(n)
+#endif
+
+typedef struct {
+    int32_t n;
+    int32_t h;
+    int32_t w;
+    int32_t c;
+} dlk_shape4_t;
+
+typedef struct {
+    int32_t rank;
+    int32_t dims[DLK_MAX_RANK];
+} dlk_shape_t;
+
+/* CONV_2D (grouped when in.c is a multiple of filter.c). Filter OHWI [out_c, kh, kw, in_c/groups]. */
+typedef struct {
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_h, pad_w;
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t act_min, act_max;
+    const int32_t *multiplier; /* [out_c] */
+    const int32_t *shift;      /* [out_c] */
+} dlk_conv_params_t;
+
+dlk_status_t dlk_conv2d_s8(const dlk_conv_params_t *params, const dlk_shape4_t *input_shape,
+                           const int8_t *input, const dlk_shape4_t *filter_shape,
+                           const int8_t *filter, const int32_t *bias,
+                           const dlk_shape4_t *output_shape, int8_t *output);
+
+/* DEPTHWISE_CONV_2D. Filter [1, kh, kw, in_c * depth_multiplier]. */
+typedef struct {
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_h, pad_w;
+    int32_t depth_multiplier;
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t act_min, act_max;
+    const int32_t *multiplier; /* [out_c] */
+    const int32_t *shift;      /* [out_c] */
+} dlk_dwconv_params_t;
+
+dlk_status_t dlk_depthwise_conv2d_s8(const dlk_dwconv_params_t *params,
+                                     const dlk_shape4_t *input_shape, const int8_t *input,
+                                     const dlk_shape4_t *filter_shape, const int8_t *filter,
+                                     const int32_t *bias, const dlk_shape4_t *output_shape,
+                                     int8_t *output);
+
+/* FULLY_CONNECTED: output[b, o] over weights [out_features, in_features]. n_multipliers is 1
+ * (per-tensor) or out_features (per-channel). */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t filter_zero_point;
+    int32_t output_zero_point;
+    int32_t act_min, act_max;
+    int32_t n_multipliers;
+    const int32_t *multiplier;
+    const int32_t *shift;
+} dlk_fc_params_t;
+
+dlk_status_t dlk_fully_connected_s8(const dlk_fc_params_t *params, int32_t batches,
+                                    int32_t in_features, const int8_t *input,
+                                    int32_t out_features, const int8_t *weights,
+                                    const int32_t *bias, int8_t *output);
+
+/* AVERAGE_POOL_2D / MAX_POOL_2D (input and output share scale and zero point). */
+typedef struct {
+    int32_t stride_h, stride_w;
+    int32_t filter_h, filter_w;
+    int32_t pad_h, pad_w;
+    int32_t act_min, act_max;
+} dlk_pool_params_t;
+
+dlk_status_t dlk_avg_pool2d_s8(const dlk_pool_params_t *params, const dlk_shape4_t *input_shape,
+                               const int8_t *input, const dlk_shape4_t *output_shape,
+                               int8_t *output);
+dlk_status_t dlk_max_pool2d_s8(const dlk_pool_params_t *params, const dlk_shape4_t *input_shape,
+                               const int8_t *input, const dlk_shape4_t *output_shape,
+                               int8_t *output);
+
+/* ADD with numpy-style broadcasting (shapes right-aligned, ranks <= DLK_MAX_RANK). */
+typedef struct {
+    int32_t input1_zero_point, input2_zero_point, output_zero_point;
+    int32_t left_shift;
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} dlk_add_params_t;
+
+dlk_status_t dlk_add_s8(const dlk_add_params_t *params, const dlk_shape_t *input1_shape,
+                        const int8_t *input1, const dlk_shape_t *input2_shape,
+                        const int8_t *input2, const dlk_shape_t *output_shape, int8_t *output);
+
+/* MUL with broadcasting. */
+typedef struct {
+    int32_t input1_zero_point, input2_zero_point, output_zero_point;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} dlk_mul_params_t;
+
+dlk_status_t dlk_mul_s8(const dlk_mul_params_t *params, const dlk_shape_t *input1_shape,
+                        const int8_t *input1, const dlk_shape_t *input2_shape,
+                        const int8_t *input2, const dlk_shape_t *output_shape, int8_t *output);
+
+/* MEAN over the axes flagged in reduce_mask (bit i = axis i of input_shape). The multiplier
+ * and shift already include the 1/count factor as TFLite's QuantizedMeanOrSum adapts them. */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t output_zero_point;
+    int32_t multiplier, shift;
+    uint32_t reduce_mask;
+} dlk_mean_params_t;
+
+dlk_status_t dlk_mean_s8(const dlk_mean_params_t *params, const dlk_shape_t *input_shape,
+                         const int8_t *input, int8_t *output, size_t output_len);
+
+/* SOFTMAX over the last axis, int8 -> int8 (output scale 1/256, zero point -128). */
+typedef struct {
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} dlk_softmax_params_t;
+
+dlk_status_t dlk_softmax_s8(const dlk_softmax_params_t *params, int32_t outer, int32_t depth,
+                            const int8_t *input, int8_t *output);
+
+/* RELU (with requantisation from input to output scale, as TFLite-Micro's ReluQuantized). */
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier, shift;
+    int32_t act_min, act_max;
+} dlk_relu_params_t;
+
+dlk_status_t dlk_relu_s8(const dlk_relu_params_t *params, const int8_t *input, int8_t *output,
+                         size_t len);
+
+/* RELU6 as TFLite-Micro does it for int8: a clamp to [zero, six] in the input's domain. */
+typedef struct {
+    int32_t zero, six;
+} dlk_relu6_params_t;
+
+dlk_status_t dlk_relu6_s8(const dlk_relu6_params_t *params, const int8_t *input, int8_t *output,
+                          size_t len);
+
+/* QUANTIZE int8 -> int8 (requantise). */
+typedef struct {
+    int32_t input_zero_point, output_zero_point;
+    int32_t multiplier, shift;
+} dlk_requant_params_t;
+
+dlk_status_t dlk_requantize_s8(const dlk_requant_params_t *params, const int8_t *input,
+                               int8_t *output, size_t len);
+
+/* RESHAPE: a byte copy (a no-op when the planner aliased input and output). */
+dlk_status_t dlk_copy_s8(const int8_t *input, int8_t *output, size_t len);
+
+/* PAD with a constant (the output zero point for PAD, the constant for PADV2). */
+typedef struct {
+    int32_t before[DLK_MAX_RANK];
+    int32_t after[DLK_MAX_RANK];
+    int32_t pad_value;
+} dlk_pad_params_t;
+
+dlk_status_t dlk_pad_s8(const dlk_pad_params_t *params, const dlk_shape_t *input_shape,
+                        const int8_t *input, const dlk_shape_t *output_shape, int8_t *output);
+
+/* TRANSPOSE: output axis i is input axis perm[i]. */
+typedef struct {
+    int32_t perm[DLK_MAX_RANK];
+} dlk_transpose_params_t;
+
+dlk_status_t dlk_transpose_s8(const dlk_transpose_params_t *params,
+                              const dlk_shape_t *input_shape, const int8_t *input,
+                              const dlk_shape_t *output_shape, int8_t *output);
+
+/* Number of elements of a shape (0 for an invalid one). */
+int32_t dlk_shape_count(const dlk_shape_t *shape);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DLINK_KERNELS_H */

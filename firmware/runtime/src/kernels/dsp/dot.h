@@ -1,0 +1,121 @@
+/* dlink runtime, dsp backend: int8 dot product with SMLAD (two 16x16 MACs per instruction).
+ *
+ * dlk_dsp_dot_s8(w, x, n, zx) = sum_i w[i] * (x[i] - zx), exactly the integer the ref kernels
+ * accumulate (integer addition is associative, so the order does not change the result).
+ * Four int8 lanes are loaded per step; SXTB16 sign-extends bytes 0/2 and (after ROR 8) 1/3
+ * into 16-bit pairs, SADD16 subtracts the zero point, SMLAD multiplies and accumulates
+ * (SMLABB / SMLATT for per-lane accumulators, as the depthwise kernel needs).
+ * On cores with the DSP extension (__ARM_FEATURE_SIMD32: M4, M7, M33, M55) the ACLE intrinsics
+ * are used; elsewhere (the host, M0) the same operations are emulated in portable C, so the
+ * backend is testable bit-exactly on the host.
+ */
+#ifndef DLINK_DSP_DOT_H
+#define DLINK_DSP_DOT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#include <arm_acle.h>
+static inline uint32_t dlk_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((int8x4_t)x); }
+static inline uint32_t dlk_ror8(uint32_t x) { return (x >> 8) | (x << 24); } /* one ROR */
+static inline uint32_t dlk_sadd16(uint32_t a, uint32_t b)
+{
+    return (uint32_t)__sadd16((int16x2_t)a, (int16x2_t)b);
+}
+static inline int32_t dlk_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlad((int16x2_t)a, (int16x2_t)b, acc);
+}
+static inline int32_t dlk_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlabb((int32_t)a, (int32_t)b, acc);
+}
+static inline int32_t dlk_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return __smlatt((int32_t)a, (int32_t)b, acc);
+}
+#else
+static inline uint32_t dlk_pack16(int32_t lo, int32_t hi)
+{
+    return (uint32_t)(uint16_t)(int16_t)lo | ((uint32_t)(uint16_t)(int16_t)hi << 16);
+}
+static inline int32_t dlk_lo16(uint32_t x) { return (int16_t)(uint16_t)(x & 0xffffu); }
+static inline int32_t dlk_hi16(uint32_t x) { return (int16_t)(uint16_t)(x >> 16); }
+static inline uint32_t dlk_sxtb16(uint32_t x)
+{
+    return dlk_pack16((int8_t)(uint8_t)(x & 0xffu), (int8_t)(uint8_t)((x >> 16) & 0xffu));
+}
+static inline uint32_t dlk_ror8(uint32_t x) { return (x >> 8) | (x << 24); }
+static inline uint32_t dlk_sadd16(uint32_t a, uint32_t b)
+{
+    return dlk_pack16(dlk_lo16(a) + dlk_lo16(b), dlk_hi16(a) + dlk_hi16(b));
+}
+static inline int32_t dlk_smlad(uint32_t a, uint32_t b, int32_t acc)
+{
+    return acc + dlk_lo16(a) * dlk_lo16(b) + dlk_hi16(a) * dlk_hi16(b);
+}
+static inline int32_t dlk_smlabb(uint32_t a, uint32_t b, int32_t acc)
+{
+    return acc + dlk_lo16(a) * dlk_lo16(b);
+}
+static inline int32_t dlk_smlatt(uint32_t a, uint32_t b, int32_t acc)
+{
+    return acc + dlk_hi16(a) * dlk_hi16(b);
+}
+#endif
+
+/* Two copies of a 16-bit value (the negated zero point) packed for SADD16. */
+static inline uint32_t dlk_dup16(int32_t v)
+{
+    return ((uint32_t)(uint16_t)(int16_t)v) | ((uint32_t)(uint16_t)(int16_t)v << 16);
+}
+
+static inline int32_t dlk_dsp_dot_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t zx)
+{
+    const uint32_t off = dlk_dup16(-zx);
+    int32_t acc = 0;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t wv, xv;
+        memcpy(&wv, w + i, sizeof wv);
+        memcpy(&xv, x + i, sizeof xv);
+        acc = dlk_smlad(dlk_sxtb16(wv), dlk_sadd16(dlk_sxtb16(xv), off), acc);
+        acc = dlk_smlad(dlk_sxtb16(dlk_ror8(wv)), dlk_sadd16(dlk_sxtb16(dlk_ror8(xv)), off), acc);
+    }
+    for (; i < n; ++i) {
+        acc += (int32_t)w[i] * ((int32_t)x[i] - zx);
+    }
+    return acc;
+}
+
+/* Two dot products sharing the input: acc[k] += sum_i w_k[i] * (x[i] - zx), k = 0, 1. */
+static inline void dlk_dsp_dot2_s8(const int8_t *w0, const int8_t *w1, const int8_t *x,
+                                   int32_t n, int32_t zx, int32_t acc[2])
+{
+    const uint32_t off = dlk_dup16(-zx);
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t xv, v0, v1, xe, xo;
+        memcpy(&xv, x + i, sizeof xv);
+        memcpy(&v0, w0 + i, sizeof v0);
+        memcpy(&v1, w1 + i, sizeof v1);
+        xe = dlk_sadd16(dlk_sxtb16(xv), off);
+        xo = dlk_sadd16(dlk_sxtb16(dlk_ror8(xv)), off);
+        a0 = dlk_smlad(dlk_sxtb16(v0), xe, a0);
+        a0 = dlk_smlad(dlk_sxtb16(dlk_ror8(v0)), xo, a0);
+        a1 = dlk_smlad(dlk_sxtb16(v1), xe, a1);
+        a1 = dlk_smlad(dlk_sxtb16(dlk_ror8(v1)), xo, a1);
+    }
+    for (; i < n; ++i) {
+        const int32_t xv = (int32_t)x[i] - zx;
+        a0 += (int32_t)w0[i] * xv;
+        a1 += (int32_t)w1[i] * xv;
+    }
+    acc[0] += a0;
+    acc[1] += a1;
+}
+
+#endif /* DLINK_DSP_DOT_H */
