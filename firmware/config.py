@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+#: -O levels the firmware build accepts (``-O<level>``).
+OPT_LEVELS = ("0", "1", "2", "3", "s")
 
 
 @dataclass
@@ -12,3 +15,27 @@ class FirmwareConfig:
     backend: str = "ref"
     #: QEMU time-out for one run.
     qemu_timeout_s: float = 120.0
+    #: Compiler optimisation level for the app, the runtime and the generated model (-O<level>).
+    opt_level: str = field(default="2", metadata={"choices": OPT_LEVELS})
+    #: Stack reserved at the top of RAM, in bytes (None: the board's default, see BOARDS). The app
+    #: paints it and reports the peak actually used.
+    stack_bytes: int | None = None
+    #: Real board: serial baud rate and how long to wait for the app's result line.
+    serial_baud: int = 115200
+    serial_timeout_s: float = 60.0
+
+    def validate(self) -> None:
+        from dlink._check import check_option
+        from dlink.firmware.boards import BOARDS
+
+        check_option("firmware.board", self.board, BOARDS)
+        check_option("firmware.backend", self.backend, ("ref", "dsp", "mve"))
+        if self.qemu_timeout_s <= 0:
+            raise ValueError(f"firmware.qemu_timeout_s must be > 0, got {self.qemu_timeout_s!r}.")
+        if self.serial_timeout_s <= 0:
+            raise ValueError(f"firmware.serial_timeout_s must be > 0, got {self.serial_timeout_s!r}.")
+        if self.serial_baud <= 0:
+            raise ValueError(f"firmware.serial_baud must be > 0, got {self.serial_baud!r}.")
+        if self.stack_bytes is not None and (self.stack_bytes < 1024 or self.stack_bytes % 8):
+            raise ValueError(f"firmware.stack_bytes must be a multiple of 8 and >= 1024 (or null "
+                             f"for the board's default), got {self.stack_bytes!r}.")

@@ -1,0 +1,220 @@
+/* The DLink firmware app: run the generated int8 model on the embedded test vectors, check every
+ * output byte against the expected outputs (TFLite-Micro's), and print ONE machine-readable line:
+ *
+ *   DLINK_RESULT {"board":..., "core":..., "matched":m, "total":n,
+ *                 "<unit>_per_inference":mean, "<unit>_min":.., "<unit>_max":..,
+ *                 "stack_peak_bytes":.., "model_stack_peak_bytes":.., "stack_bytes":..,
+ *                 "arena_bytes":.., "flash_bytes":..,
+ *                 "test_vector_bytes":.., "ram_bytes":.., "macs":.., "invoke_errors":..,
+ *                 "first_mismatch":i or -1}
+ *
+ * <unit> is "instructions" under QEMU (-icount shift=0) and "cycles" on hardware (DWT). The exit
+ * status (semihosting under QEMU) is 0 when every vector matched, 1 otherwise; 3 after a fault.
+ *
+ * Peak stack: the stack is painted with a pattern before the first inference; afterwards the
+ * lowest overwritten word gives the deepest the stack went: stack_peak_bytes from the top of the
+ * stack (startup, main and the model together: what the app needs), model_stack_peak_bytes from
+ * main's stack pointer (what student_invoke and the calls around it need). flash_bytes and ram_bytes come from the linker's symbols: flash = code,
+ * read-only data and the .data image WITHOUT the embedded test vectors (test_vector_bytes, in
+ * flash too); ram = .data + .bss (the arena included) + the reserved stack. */
+#include <stdint.h>
+#include <string.h>
+
+#include "dlink/board.h"
+#include "student_model.h"
+#include "test_vectors.h"
+
+_Static_assert(DLK_TV_INPUT_BYTES == STUDENT_INPUT_BYTES,
+               "test_vectors.h and student_model.h disagree on the input size");
+_Static_assert(DLK_TV_OUTPUT_BYTES == STUDENT_OUTPUT_BYTES,
+               "test_vectors.h and student_model.h disagree on the output size");
+
+extern uint32_t __stack_limit__[];
+extern uint32_t __stack_top__[];
+extern uint8_t __dlk_app_flash_bytes__[]; /* an absolute symbol: its address is the value */
+extern uint8_t __dlk_ram_start__[];
+extern uint8_t __dlk_ram_end__[];
+
+#define DLK_STACK_PAINT 0xA5C3A5C3u
+#define DLK_STACK_PAINT_MARGIN_WORDS 32u
+
+static int8_t dlk_output[STUDENT_OUTPUT_BYTES];
+
+/* -- stack painting ------------------------------------------------------------------------- */
+static inline uintptr_t dlk_sp(void)
+{
+    uintptr_t sp;
+    __asm volatile("mov %0, sp" : "=r"(sp));
+    return sp;
+}
+
+__attribute__((noinline)) static void dlk_paint_stack(void)
+{
+    const uint32_t *sp = (const uint32_t *)dlk_sp();
+    for (volatile uint32_t *p = __stack_limit__; p < sp - DLK_STACK_PAINT_MARGIN_WORDS; ++p) {
+        *p = DLK_STACK_PAINT;
+    }
+}
+
+/* The lowest address the stack reached (the first word whose paint is gone). */
+static uintptr_t dlk_stack_low_water(void)
+{
+    const uint32_t *p = __stack_limit__;
+    while (p < __stack_top__ && *p == DLK_STACK_PAINT) {
+        ++p;
+    }
+    return (uintptr_t)p;
+}
+
+/* -- a tiny line builder (no printf: nothing from libc's stdio is linked) --------------------- */
+typedef struct {
+    char text[640];
+    size_t len;
+} dlk_line_t;
+
+/* Static, not on the stack, so that the stack peak is the model's and the app's frames only. */
+static dlk_line_t dlk_line;
+
+static void dlk_put(dlk_line_t *line, const char *s)
+{
+    while (*s != '\0' && line->len < sizeof line->text) {
+        line->text[line->len++] = *s++;
+    }
+}
+
+static void dlk_put_u64(dlk_line_t *line, uint64_t v)
+{
+    char digits[21];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v != 0u);
+    while (n > 0u && line->len < sizeof line->text) {
+        line->text[line->len++] = digits[--n];
+    }
+}
+
+static void dlk_put_i64(dlk_line_t *line, int64_t v)
+{
+    if (v < 0) {
+        dlk_put(line, "-");
+        dlk_put_u64(line, (uint64_t)(-(v + 1)) + 1u);
+    } else {
+        dlk_put_u64(line, (uint64_t)v);
+    }
+}
+
+static void dlk_put_str_field(dlk_line_t *line, const char *key, const char *value)
+{
+    dlk_put(line, "\"");
+    dlk_put(line, key);
+    dlk_put(line, "\":\"");
+    dlk_put(line, value);
+    dlk_put(line, "\"");
+}
+
+static void dlk_put_int_field(dlk_line_t *line, const char *key, int64_t value)
+{
+    dlk_put(line, ",\"");
+    dlk_put(line, key);
+    dlk_put(line, "\":");
+    dlk_put_i64(line, value);
+}
+
+static void dlk_put_unit_field(dlk_line_t *line, const char *suffix, uint64_t value)
+{
+    dlk_put(line, ",\"");
+    dlk_put(line, dlk_board_counter_unit);
+    dlk_put(line, suffix);
+    dlk_put(line, "\":");
+    dlk_put_u64(line, value);
+}
+
+static void dlk_report_mismatch(uint32_t index)
+{
+    dlk_line_t *line = &dlk_line;
+    line->len = 0;
+    for (uint32_t b = 0; b < DLK_TV_OUTPUT_BYTES; ++b) {
+        if (dlk_output[b] != dlk_tv_expected[index][b]) {
+            dlk_put(line, "DLINK_MISMATCH vector=");
+            dlk_put_u64(line, index);
+            dlk_put(line, " byte=");
+            dlk_put_u64(line, b);
+            dlk_put(line, " got=");
+            dlk_put_i64(line, dlk_output[b]);
+            dlk_put(line, " expected=");
+            dlk_put_i64(line, dlk_tv_expected[index][b]);
+            dlk_put(line, "\n");
+            dlk_board_write(line->text, line->len);
+            return;
+        }
+    }
+}
+
+int main(void)
+{
+    dlk_paint_stack();
+    const uintptr_t main_sp = dlk_sp();
+
+    uint32_t matched = 0;
+    uint32_t invoke_errors = 0;
+    int64_t first_mismatch = -1;
+    uint64_t total_count = 0;
+    uint64_t min_count = UINT64_MAX;
+    uint64_t max_count = 0;
+
+    for (uint32_t i = 0; i < DLK_TV_COUNT; ++i) {
+        memset(dlk_output, 0, sizeof dlk_output);
+        uint64_t t0 = dlk_board_counter();
+        dlk_status_t status = student_invoke(dlk_tv_inputs[i], DLK_TV_INPUT_BYTES, dlk_output,
+                                             sizeof dlk_output);
+        uint64_t t1 = dlk_board_counter();
+        uint64_t count = t1 - t0;
+        total_count += count;
+        min_count = count < min_count ? count : min_count;
+        max_count = count > max_count ? count : max_count;
+        if ((int)status != 0) {
+            invoke_errors += 1u;
+        }
+        if ((int)status == 0 && memcmp(dlk_output, dlk_tv_expected[i], DLK_TV_OUTPUT_BYTES) == 0) {
+            matched += 1u;
+        } else if (first_mismatch < 0) {
+            first_mismatch = (int64_t)i;
+            dlk_report_mismatch(i);
+        }
+    }
+
+    const uintptr_t low_water = dlk_stack_low_water();
+    dlk_line_t *line = &dlk_line;
+    line->len = 0;
+    dlk_put(line, "DLINK_RESULT {");
+    dlk_put_str_field(line, "board", dlk_board_name);
+    dlk_put(line, ",");
+    dlk_put_str_field(line, "core", dlk_board_core);
+    dlk_put(line, ",");
+    dlk_put_str_field(line, "counter", dlk_board_counter_unit);
+    dlk_put_int_field(line, "matched", matched);
+    dlk_put_int_field(line, "total", DLK_TV_COUNT);
+    dlk_put_unit_field(line, "_per_inference", DLK_TV_COUNT > 0 ? total_count / DLK_TV_COUNT : 0u);
+    dlk_put_unit_field(line, "_min", DLK_TV_COUNT > 0 ? min_count : 0u);
+    dlk_put_unit_field(line, "_max", max_count);
+    dlk_put_int_field(line, "stack_peak_bytes", (int64_t)((uintptr_t)__stack_top__ - low_water));
+    dlk_put_int_field(line, "model_stack_peak_bytes",
+                      (int64_t)(main_sp > low_water ? main_sp - low_water : 0u));
+    dlk_put_int_field(line, "stack_bytes",
+                      (int64_t)((uintptr_t)__stack_top__ - (uintptr_t)__stack_limit__));
+    dlk_put_int_field(line, "arena_bytes", (int64_t)STUDENT_ARENA_BYTES);
+    dlk_put_int_field(line, "flash_bytes", (int64_t)(uintptr_t)__dlk_app_flash_bytes__);
+    dlk_put_int_field(line, "test_vector_bytes",
+                      (int64_t)(sizeof dlk_tv_inputs + sizeof dlk_tv_expected));
+    dlk_put_int_field(line, "ram_bytes",
+                      (int64_t)((uintptr_t)__dlk_ram_end__ - (uintptr_t)__dlk_ram_start__));
+    dlk_put_int_field(line, "macs", (int64_t)STUDENT_MACS);
+    dlk_put_int_field(line, "invoke_errors", invoke_errors);
+    dlk_put_int_field(line, "first_mismatch", first_mismatch);
+    dlk_put(line, "}\n");
+    dlk_board_write(line->text, line->len);
+
+    return (matched == DLK_TV_COUNT && invoke_errors == 0u) ? 0 : 1;
+}
