@@ -1,0 +1,226 @@
+"""The bench report: report.json (everything measured) and report.md (tables), plus the headline
+table printed by `dlink bench` and at the end of `make demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dlink.io import atomic_write_json, atomic_write_text
+
+#: Headline columns: key -> header.
+HEADLINE_COLUMNS: dict[str, str] = {
+    "model": "model",
+    "balanced_accuracy": "bal. acc",
+    "kappa": "kappa",
+    "params": "params",
+    "macs": "MACs",
+    "host_latency_ms": "host ms/window",
+    "int8_balanced_accuracy": "int8 bal. acc",
+    "instructions_per_inference": "M4 instr/inference",
+    "flash_bytes": "flash B",
+    "ram_bytes": "RAM B",
+}
+
+#: Runtimes whose accuracy is the student's int8 accuracy, most deployed first.
+INT8_PREFERENCE = ("c_host", "tflm_host", "tflite_int8", "ort_int8")
+
+NA = "n/a"
+
+
+def _measured(entry: dict | None) -> bool:
+    return bool(entry) and entry.get("status") == "measured"
+
+
+def headline_rows(report: dict[str, Any], *, default_board: str | None = "mps2-an386"
+                  ) -> list[dict[str, Any]]:
+    """Teacher vs student vs baselines (see :data:`HEADLINE_COLUMNS`); None where not measured."""
+    rt = report.get("runtimes", {})
+    teacher = report.get("teacher", {})
+    models = report.get("models", {})
+    rows = []
+    t_metrics = teacher.get("metrics") or models.get("teacher") or {}
+    t_info = models.get("teacher") or {}
+    t_desc = ", ".join(str(t_info[k]) for k in ("arch", "source") if t_info.get(k)) or "fine-tuned FM"
+    rows.append({
+        "model": f"teacher ({t_desc})",
+        "balanced_accuracy": t_metrics.get("balanced_accuracy"), "kappa": t_metrics.get("kappa"),
+        "params": teacher.get("params"), "macs": teacher.get("macs"),
+        "host_latency_ms": (teacher.get("latency") or {}).get("median_ms"),
+        "int8_balanced_accuracy": None, "instructions_per_inference": None,
+        "flash_bytes": None, "ram_bytes": None,
+        "source": "measured" if _measured(teacher) else "metrics.json",
+    })
+    s_float = rt.get("pytorch") if _measured(rt.get("pytorch")) else rt.get("ort_float")
+    s_metrics = (s_float or {}).get("metrics") or models.get("student") or {}
+    int8_name = next((n for n in INT8_PREFERENCE if _measured(rt.get(n))), None)
+    board = (report.get("boards") or {}).get(default_board or "", {})
+    board_ok = _measured(board)
+    student = report.get("student", {})
+    rows.append({
+        "model": "student (DLink MiC)",
+        "balanced_accuracy": s_metrics.get("balanced_accuracy"), "kappa": s_metrics.get("kappa"),
+        "params": student.get("params"), "macs": student.get("macs"),
+        "host_latency_ms": ((s_float or {}).get("latency") or {}).get("median_ms"),
+        "int8_balanced_accuracy": rt[int8_name]["metrics"]["balanced_accuracy"] if int8_name else None,
+        "int8_runtime": int8_name,
+        "host_latency_runtime": (s_float or {}).get("label"),
+        "instructions_per_inference": board.get("instructions_per_inference") if board_ok else None,
+        "flash_bytes": board.get("flash_bytes") if board_ok else None,
+        "ram_bytes": board.get("ram_bytes") if board_ok else None,
+        "board": default_board if board_ok else None,
+        "source": "measured",
+    })
+    for name, b in (models.get("baselines") or {}).items():
+        rows.append({
+            "model": f"baseline: {name}",
+            "balanced_accuracy": b.get("balanced_accuracy"), "kappa": b.get("kappa"),
+            "params": b.get("params"), "macs": b.get("macs"), "host_latency_ms": None,
+            "int8_balanced_accuracy": None, "instructions_per_inference": None,
+            "flash_bytes": None, "ram_bytes": None, "source": "metrics.json",
+        })
+    return rows
+
+
+def _fmt(value: Any, key: str = "") -> str:
+    if value is None:
+        return NA
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if key.endswith("_ms"):
+            return f"{value:.3f}"
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_table(rows: list[dict[str, Any]], columns: dict[str, str], *, markdown: bool = False) -> str:
+    """Rows as an aligned text table (or a Markdown table)."""
+    cells = [[_fmt(r.get(k), k) for k in columns] for r in rows]
+    headers = list(columns.values())
+    if markdown:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+        lines += ["| " + " | ".join(c) + " |" for c in cells]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda vals: "  ".join(v.ljust(w) if i == 0 else v.rjust(w)  # noqa: E731
+                                  for i, (v, w) in enumerate(zip(vals, widths)))
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(c) for c in cells)])
+
+
+def headline_text(report: dict[str, Any], *, markdown: bool = False) -> str:
+    """The headline table with a footnote saying where each number comes from."""
+    rows = report.get("headline") or headline_rows(report)
+    s = next((r for r in rows if r["model"].startswith("student")), {})
+    notes = [f"host latency: median over {report.get('settings', {}).get('latency_repeats')} "
+             f"single-window runs, 1 thread ({s.get('host_latency_runtime') or NA}); int8 accuracy from "
+             f"{s.get('int8_runtime') or NA}; instructions/flash/RAM from "
+             f"{s.get('board') or 'no measured board'}."]
+    if not any(r["model"].startswith("baseline") for r in rows):
+        notes.append("baselines: none in metrics.json (set distill.baselines, e.g. [eegnet, shallow], "
+                     "and rerun `dlink distill`)")
+    t = next((r for r in rows if r["model"].startswith("teacher")), {})
+    ratios = [f"{t[k] / s[k]:.1f}x {label}" for k, label in (("params", "parameters"), ("macs", "MACs"))
+              if isinstance(t.get(k), (int, float)) and isinstance(s.get(k), (int, float)) and s[k]]
+    if ratios:
+        notes.append("teacher/student size: " + ", ".join(ratios))
+    speed = report.get("speedup") or {}
+    labels = {"pytorch": "student PyTorch", "ort_float": "student onnxruntime float",
+              "c_host": "student int8 C on host"}
+    timed = [f"{speed[f'teacher_pytorch_over_{n}']:.1f}x vs {lab}" for n, lab in labels.items()
+             if f"teacher_pytorch_over_{n}" in speed]
+    if timed:
+        notes.append("speed-up of the student over the teacher (PyTorch, same run, 1 thread): "
+                     + ", ".join(timed))
+    sep = "\n\n" if markdown else "\n"
+    return format_table(rows, HEADLINE_COLUMNS, markdown=markdown) + sep + ("  \n" if markdown else "\n").join(notes)
+
+
+def runtime_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, e in (report.get("runtimes") or {}).items():
+        m, lat = e.get("metrics") or {}, e.get("latency") or {}
+        rows.append({"runtime": e.get("label", name), "precision": e.get("precision"),
+                     "status": e.get("status"), "balanced_accuracy": m.get("balanced_accuracy"),
+                     "kappa": m.get("kappa"), "f1_weighted": m.get("f1_weighted"),
+                     "agreement_with_float": e.get("agreement_with_float"),
+                     "median_ms": lat.get("median_ms"), "iqr_ms": lat.get("iqr_ms"),
+                     "note": e.get("error") or e.get("command") or ""})
+    t = report.get("teacher") or {}
+    if t:
+        m, lat = t.get("metrics") or {}, t.get("latency") or {}
+        rows.append({"runtime": "teacher (PyTorch float)", "precision": "float", "status": t.get("status"),
+                     "balanced_accuracy": m.get("balanced_accuracy"), "kappa": m.get("kappa"),
+                     "f1_weighted": m.get("f1_weighted"), "agreement_with_float": None,
+                     "median_ms": lat.get("median_ms"), "iqr_ms": lat.get("iqr_ms"),
+                     "note": t.get("error") or t.get("command") or ""})
+    return rows
+
+
+RUNTIME_COLUMNS = {"runtime": "runtime", "precision": "precision", "status": "status",
+                   "balanced_accuracy": "bal. acc", "kappa": "kappa", "f1_weighted": "F1 (w)",
+                   "agreement_with_float": "agree w/ float", "median_ms": "median ms",
+                   "iqr_ms": "IQR ms", "note": "note"}
+
+BOARD_COLUMNS = {"board": "board", "core": "core", "status": "status",
+                 "instructions_per_inference": "instr/inference", "cycles_per_inference": "cycles/inference",
+                 "flash_bytes": "flash B", "ram_bytes": "RAM B", "static_ram_bytes": "static (.data+.bss) B",
+                 "arena_bytes": "arena B", "stack_peak_bytes": "stack peak B", "vectors_ok": "vectors ok",
+                 "note": "note"}
+
+
+def board_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**(b.get("size") or {}), **b,
+             "note": b.get("error") or (b.get("command") if b.get("status") != "measured" else "")}
+            for b in (report.get("boards") or {}).values()]
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    """report.md: headline, runtimes, boards, confusion matrices, plots."""
+    d = report.get("dataset", {})
+    parts = [f"# Bench report: {report.get('run')}", "",
+             f"Test windows: {d.get('n')} ({d.get('source')}), {d.get('n_chans')} channels x "
+             f"{d.get('n_times')} samples.", "", "## Headline", "", headline_text(report, markdown=True),
+             "", "## Runtimes (host)", "", format_table(runtime_rows(report), RUNTIME_COLUMNS, markdown=True),
+             "", "## Cortex-M boards", "", format_table(board_rows(report), BOARD_COLUMNS, markdown=True),
+             "", "instr/inference: instructions counted by QEMU (`-icount`), mean over the test vectors; "
+             "cycles/inference: DWT cycles on a real board. flash: .text + .data of the ELF (test "
+             "vectors excluded where the firmware reports them apart); RAM: .data + .bss (the arena "
+             "included) + the reserved stack, from the ELF; stack peak: measured by the app."]
+    names = d.get("class_names")
+    for name, e in (report.get("runtimes") or {}).items():
+        conf = (e.get("metrics") or {}).get("confusion")
+        if conf:
+            labels = names if names and len(names) == len(conf) else [str(i) for i in range(len(conf))]
+            parts += ["", f"### Confusion matrix: {e.get('label', name)} (rows: true, columns: predicted)", "",
+                      "| true \\ pred | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
+            parts += [f"| {labels[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(conf)]
+    if report.get("plots"):
+        parts += ["", "## Plots", ""] + [f"![{p}](plots/{p})" for p in report["plots"]]
+    return "\n".join(parts) + "\n"
+
+
+def clean_json(obj: Any) -> Any:
+    """``obj`` with numpy values as Python ones and NaN/inf as None (strict JSON)."""
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return clean_json(obj.tolist())
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_report(report: dict[str, Any], bench_dir: str | Path) -> list[Path]:
+    """Write report.json and report.md atomically; return their paths."""
+    bench_dir = Path(bench_dir)
+    return [atomic_write_json(bench_dir / "report.json", clean_json(report)),
+            atomic_write_text(bench_dir / "report.md", to_markdown(report))]
