@@ -51,22 +51,32 @@ toolchain:
 	    echo "       apt-get install --no-install-recommends$$missing"; exit 1; \
 	fi
 
+# Each stage runs the one before it first when that one never finished in $(RUN), so
+# `make flash` on a fresh machine distills, exports, builds and runs. A stage whose input changed
+# since it ran is refused by dlink itself, with the command that brings it up to date.
+STAMPS := $(RUN)/.stamps
+needs = @test -f $(STAMPS)/$(1).json || $(MAKE) --no-print-directory $(2) RUN=$(RUN) CONFIG=$(CONFIG) BOARD=$(BOARD)
+
 distill: venv
 	$(DLINK) distill $(CONFIG) --run $(RUN)
 
 export: venv
+	$(call needs,distill,distill)
 	$(DLINK) export $(RUN)
 
 firmware: venv toolchain
+	$(call needs,export,export)
 	$(DLINK) firmware build $(RUN) --board $(BOARD)
 
 flash: firmware
 	$(DLINK) flash $(RUN) --board $(BOARD)
 
 bench: venv toolchain
+	$(call needs,flash-$(BOARD),flash)
 	$(DLINK) bench $(RUN)
 
 check: venv
+	$(call needs,export,export)
 	$(DLINK) check $(RUN)
 
 demo: venv toolchain

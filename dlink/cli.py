@@ -89,10 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class NotBuiltError(RuntimeError):
-    """A subcommand whose stage is not built yet."""
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -109,9 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dlink {step}: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
-    except NotBuiltError as e:
-        print(f"dlink {step}: {e}", file=sys.stderr)
-        return 3
     except Exception as e:  # one line for the user, the traceback in a log file
         log = Path(tempfile.gettempdir()) / "dlink-last-error.log"
         log.write_text(traceback.format_exc())

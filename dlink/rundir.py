@@ -31,12 +31,23 @@ from .io import atomic_write_json, sha256_file
 
 #: The command that produces each stage's outputs; ``{run}`` and ``{board}`` are filled in.
 STAGE_COMMANDS: dict[str, str] = {
+    "teacher": "dlink teacher finetune CONFIG --run {run}",
     "distill": "dlink distill CONFIG --run {run}",
     "export": "dlink export {run}",
     "firmware": "dlink firmware build {run} --board {board}",
     "flash": "dlink flash {run} --board {board}",
     "bench": "dlink bench {run}",
 }
+
+
+def stage_command(stage: str, *, run: str | Path, board: str = "mps2-an386") -> str:
+    """The command that produces ``stage``; per-board stages are named ``firmware-<board>``,
+    ``flash-<board>``."""
+    base, _, stage_board = stage.partition("-")
+    if base in ("firmware", "flash") and stage_board:
+        board = stage_board
+        stage = base
+    return STAGE_COMMANDS.get(stage, stage).format(run=run, board=board)
 
 
 class StageError(RuntimeError):
@@ -130,7 +141,7 @@ class RunDir:
 
     def require_stage(self, stage: str, *, board: str = "mps2-an386", needed_by: str = "") -> dict:
         """Return the stamp of ``stage`` if it finished and is up to date, else raise StageError."""
-        cmd = STAGE_COMMANDS.get(stage, stage).format(run=self.path, board=board)
+        cmd = stage_command(stage, run=self.path, board=board)
         who = f" {needed_by} needs it." if needed_by else ""
         sp = self.stamp_path(stage)
         if not sp.is_file():
@@ -159,7 +170,7 @@ class RunDir:
         """Return the path of a file another stage writes, or raise StageError naming the command."""
         p = self._abs(rel)
         if not p.is_file():
-            cmd = STAGE_COMMANDS.get(stage, stage).format(run=self.path, board=board)
+            cmd = stage_command(stage, run=self.path, board=board)
             raise StageError(f"{str(p)!r} is missing. Run `{cmd}` first.")
         return p
 

@@ -74,7 +74,7 @@ BOARDS: dict[str, dict[str, Any]] = {
         "ram_origin": 0x2000_0000, "ram_bytes": 512 * _KIB, "ram_region": "DTCM",
         "counter": "instructions",
         "stack_bytes": 32 * _KIB,
-        "backends": ("ref", "dsp", "mve"),
+        "backends": ("ref", "dsp"),
         "pyocd_target": None,
         "description": "Arm MPS3 + AN547 (Cortex-M55 with Helium, SSE-300), emulated by QEMU",
     },

@@ -236,6 +236,17 @@ def _default_generate(tflite_path: Path, out_dir: Path, *, name: str) -> dict[st
     return generate_c(tflite_path, out_dir, name=name)
 
 
+def resolve_backend(backend: str, board: str) -> str:
+    """The kernel backend to build for ``board``: ``backend`` itself, checked against what the
+    board's core runs, or for "auto" the last (fastest) of the board's ``backends``."""
+    spec = get_board(board)
+    if backend == "auto":
+        return spec["backends"][-1]
+    check_option("firmware.backend", backend, spec["backends"],
+                 fix=f"{board} ({spec['core']}) runs these kernel backends.")
+    return backend
+
+
 def _default_runtime(backend: str) -> tuple[list[Path], list[Path]]:
     try:
         from dlink.firmware import runtime_sources
@@ -283,8 +294,7 @@ def build_firmware(
     cfg = config or load_firmware_config(run)
     board = board or cfg.board
     spec = get_board(board)
-    check_option("firmware.backend", cfg.backend, spec["backends"],
-                 fix=f"{board} ({spec['core']}) runs these kernel backends.")
+    backend = resolve_backend(cfg.backend, board)
     run.require_stage("export", board=board, needed_by=f"`dlink firmware build --board {board}`")
     tflite = run.require_file(run.export_dir / "student.int8.tflite", stage="export")
     tv_c = run.require_file(run.export_dir / "test_vectors.c", stage="export")
@@ -302,7 +312,7 @@ def build_firmware(
         atomic_write_bytes(out_dir / src.name, src.read_bytes())
 
     runtime = runtime or _default_runtime
-    rt_c, rt_inc = runtime(cfg.backend)
+    rt_c, rt_inc = runtime(backend)
     # The generator lists the ref runtime among its C files; the configured backend replaces it
     # (a backend file overrides the ref file of the same name: never compile both).
     ref_c = {Path(p).resolve() for p in runtime("ref")[0]}
@@ -326,14 +336,14 @@ def build_firmware(
     report = size_report(outputs["elf"], spec, extra={
         "arena_bytes": int(gen["arena_bytes"]),
         "macs": int(gen["macs"]),
-        "backend": cfg.backend,
+        "backend": backend,
         "opt_level": cfg.opt_level,
         "ops": list(gen.get("ops", [])),
     })
     outputs["size"] = atomic_write_json(out_dir / "size.json", report)
     run.write_stamp(f"firmware-{board}", inputs=[tflite, tv_c, tv_h],
                     outputs=[outputs[k] for k in ("elf", "map", "hex", "bin", "size")],
-                    extra={"board": board, "backend": cfg.backend, "opt_level": cfg.opt_level})
+                    extra={"board": board, "backend": backend, "opt_level": cfg.opt_level})
     logger.info("%s: flash %d bytes, RAM %d bytes (arena %d)", board, report["flash_bytes"],
                 report["ram_bytes"], report["arena_bytes"])
     return {"board": board, "out_dir": out_dir, **outputs, "size_report": report, "generated": gen}

@@ -12,14 +12,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", metavar="<board>", default=None,
                         help=f"one of {', '.join(BOARDS)} (default: the run's firmware.board, "
                              f"else mps2-an386)")
+    parser.add_argument("--backend", metavar="<backend>", default=None,
+                        choices=("auto", "ref", "dsp"),
+                        help="kernel backend: ref (portable C), dsp (SMLAD) or auto (the fastest "
+                             "the board runs); default: the run's firmware.backend (auto)")
 
 
 def run(args: argparse.Namespace) -> int:
     from dlink.firmware.build import build_firmware
 
-    out = build_firmware(args.run, args.board)
+    config = None
+    if args.backend is not None:
+        import dataclasses
+
+        from dlink.firmware.build import load_firmware_config
+        from dlink.rundir import RunDir
+
+        config = dataclasses.replace(load_firmware_config(RunDir(args.run)), backend=args.backend)
+        config.validate()
+    out = build_firmware(args.run, args.board, config=config)
     rep = out["size_report"]
-    print(f"{out['board']} ({rep['core']}): {out['elf']}  flash {rep['flash_bytes']} B "
+    print(f"{out['board']} ({rep['core']}, {rep['backend']} kernels): {out['elf']}  flash {rep['flash_bytes']} B "
           f"({rep['flash_used_percent']}%), RAM {rep['ram_bytes']} B ({rep['ram_used_percent']}%; "
           f"arena {rep['arena_bytes']} B, stack {rep['stack']} B)")
     return 0

@@ -11,8 +11,9 @@ OPT_LEVELS = ("0", "1", "2", "3", "s")
 @dataclass
 class FirmwareConfig:
     board: str = "mps2-an386"
-    #: Kernel backend: ref (portable C), dsp (SMLAD), mve (Helium).
-    backend: str = "ref"
+    #: Kernel backend: ref (portable C), dsp (SMLAD dual 16-bit multiply-accumulate; bit-exact with
+    #: ref, about half the instructions), or auto (the fastest the board's core runs).
+    backend: str = "auto"
     #: QEMU time-out for one run.
     qemu_timeout_s: float = 120.0
     #: Compiler optimisation level for the app, the runtime and the generated model (-O<level>).
@@ -29,7 +30,9 @@ class FirmwareConfig:
         from dlink.firmware.boards import BOARDS
 
         check_option("firmware.board", self.board, BOARDS)
-        check_option("firmware.backend", self.backend, ("ref", "dsp", "mve"))
+        from dlink.firmware import BACKENDS
+
+        check_option("firmware.backend", self.backend, ("auto", *BACKENDS))
         if self.qemu_timeout_s <= 0:
             raise ValueError(f"firmware.qemu_timeout_s must be > 0, got {self.qemu_timeout_s!r}.")
         if self.serial_timeout_s <= 0:

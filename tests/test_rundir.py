@@ -44,3 +44,27 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
             raise RuntimeError("boom")
     assert target.read_text().strip().startswith("{") and '"v": 1' in target.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+@pytest.mark.parametrize("stage, command", [
+    ("firmware-mps2-an500", "dlink firmware build {run} --board mps2-an500"),
+    ("flash-nrf52840dk", "dlink flash {run} --board nrf52840dk"),
+    ("teacher", "dlink teacher finetune CONFIG --run {run}"),
+])
+def test_per_board_stage_names_its_command(tmp_path, stage, command):
+    run = RunDir(tmp_path / "r")
+    with pytest.raises(StageError) as err:
+        run.require_stage(stage)
+    assert f"`{command.format(run=run.path)}`" in str(err.value)
+
+
+def test_atomic_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        target = atomic_write_json(tmp_path / "m.json", {"v": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644

@@ -92,13 +92,28 @@ def test_build_requires_the_export_stage(tmp_path):
                        runtime=no_runtime)
 
 
-def test_backend_the_core_cannot_run_is_refused(tmp_path):
+def test_backend_the_core_cannot_run_is_refused(tmp_path, monkeypatch):
+    from dlink.firmware import boards
     from dlink.firmware.config import FirmwareConfig
 
-    make_standin_run(tmp_path / "run")
     with pytest.raises(ValueError, match=r"firmware.backend.*'mve'"):
-        build_firmware(tmp_path / "run", "mps2-an386", generate=make_standin_generator(),
-                       runtime=no_runtime, config=FirmwareConfig(backend="mve"))
+        FirmwareConfig(backend="mve").validate()
+    make_standin_run(tmp_path / "run")
+    monkeypatch.setitem(boards.BOARDS, "plain-m0", {**boards.BOARDS["mps2-an386"],
+                                                    "core": "cortex-m0", "backends": ("ref",)})
+    with pytest.raises(ValueError, match=r"firmware.backend.*'dsp'.*plain-m0 \(cortex-m0\)"):
+        build_firmware(tmp_path / "run", "plain-m0", generate=make_standin_generator(),
+                       runtime=no_runtime, config=FirmwareConfig(backend="dsp"))
+
+
+def test_auto_backend_is_the_fastest_the_core_runs(monkeypatch):
+    from dlink.firmware import boards
+    from dlink.firmware.build import resolve_backend
+
+    assert resolve_backend("auto", "mps2-an386") == "dsp"
+    assert resolve_backend("ref", "mps2-an386") == "ref"
+    monkeypatch.setitem(boards.BOARDS, "plain-m0", {**boards.BOARDS["mps2-an386"], "backends": ("ref",)})
+    assert resolve_backend("auto", "plain-m0") == "ref"
 
 
 STRICT = ("-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wconversion", "-Wsign-conversion",
