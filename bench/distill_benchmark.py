@@ -5,6 +5,8 @@
 Rows, each trained for every seed with the config's ``train:`` section: the fine-tuned teacher;
 EEGNet and ShallowConvNet alone (braindecode); the MiC student alone (CE on "train"); logit KD;
 last-layer feature KD; average-layer feature KD; DLink without its spectral terms; full DLink.
+A second table describes the teacher's layers (linear probe per block, similarity to the last
+block): whether routing among them can matter at all.
 Every row but "alone" ones also uses the unlabelled "pool" windows with teacher targets. The
 ablation ladder (each row adds one thing to the one above it):
 
@@ -175,6 +177,32 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def teacher_layers(caches: dict, splits: dict) -> dict:
+    """Per-block linear probes and inter-block similarity of the cached teacher states: whether
+    the layers differ enough for routing among them to matter (see dlink.distill.layer_probe)."""
+    from dlink.distill.layer_probe import layer_similarity, linear_probe
+
+    names = [k for k in ("train", "val", "test") if k in caches]
+    probe = linear_probe({k: caches[k].hidden for k in names}, {k: splits[k].y for k in names})
+    sim = layer_similarity(caches["test" if "test" in caches else "val"].hidden)
+    return {"probe": probe, **sim}
+
+
+def layers_markdown(layers: dict) -> str:
+    last = len(layers["probe"]) - 1
+    lines = ["", "## Teacher layers", "",
+             "Linear probe on each block's per-channel token means (fitted on train, L2 chosen on "
+             "val) and similarity of each block to the last one (linear CKA, mean token cosine).", "",
+             "| Block | Probe bal. acc. val | Probe bal. acc. test | CKA to last | Cosine to last |",
+             "|---|---|---|---|---|"]
+    for r in layers["probe"]:
+        i = r["block"] - 1
+        test = "n/a" if r["test_balanced_accuracy"] is None else f"{r['test_balanced_accuracy']:.3f}"
+        lines.append(f"| {r['block']} | {r['val_balanced_accuracy']:.3f} | {test} | "
+                     f"{layers['cka'][i][last]:.3f} | {layers['cosine'][i][last]:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("config", nargs="?", default="configs/demo.yaml", metavar="<config.yaml>")
@@ -217,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     tmet = evaluate(None, splits, logits={k: c.logits for k, c in caches.items()})
     tmet.update(params=count_params(teacher), macs=count_macs(teacher, tr.n_chans, tr.n_times),
                 train_s=teacher_s)
+    layers = teacher_layers(caches, splits)
     del teacher, caches
 
     wanted = set(args.rows.split(",")) if args.rows else None
@@ -238,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
             "n_classes": len(tr.class_names), "epochs": cfg.train.epochs,
             "wall_s": time.perf_counter() - t_start}
     atomic_write_json(run.path / "distill_benchmark.json",
-                      {"meta": meta, "rows": rows, "teacher": tmet, "runs": results})
-    md = markdown(rows, meta)
+                      {"meta": meta, "rows": rows, "teacher": tmet, "teacher_layers": layers,
+                       "runs": results})
+    md = markdown(rows, meta) + layers_markdown(layers)
     atomic_write_text(run.path / "distill_benchmark.md", md)
     print(md)
     return 0

@@ -120,7 +120,8 @@ def headline_text(report: dict[str, Any], *, markdown: bool = False) -> str:
              f"{s.get('board') or 'no measured board'}."]
     if not any(r["model"].startswith("baseline") for r in rows):
         notes.append("baselines: none in metrics.json (set distill.baselines, e.g. [eegnet, shallow], "
-                     "and rerun `dlink distill`)")
+                     "and rerun `dlink distill`; the seeded comparison with every ablation is "
+                     "bench/distill_benchmark.py, see docs/distillation-benchmark.md)")
     t = next((r for r in rows if r["model"].startswith("teacher")), {})
     ratios = [f"{t[k] / s[k]:.1f}x {label}" for k, label in (("params", "parameters"), ("macs", "MACs"))
               if isinstance(t.get(k), (int, float)) and isinstance(s.get(k), (int, float)) and s[k]]

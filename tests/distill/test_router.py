@@ -73,3 +73,25 @@ def test_bad_arguments():
         LayerRouter(4, 8, 3, mode="first")
     with pytest.raises(ValueError, match="expected 4 layers"):
         LayerRouter(4, 8, 3).weights(_hidden(n_layers=3))
+
+
+def test_router_trained_by_its_probe_moves_to_the_layer_that_carries_the_label():
+    # Four layers of noise; only layer 2 (0-based) has a class-dependent channel. Trained on the
+    # probe loss alone (as in DLink), the router must put most of its weight there.
+    g = torch.Generator().manual_seed(0)
+    n, n_layers, C, P, D = 256, 4, 3, 2, 8
+    y = torch.randint(0, 2, (n,), generator=g)
+    h = torch.randn(n, n_layers, C, P, D, generator=g)
+    h[:, 2, 1, :, :4] += (2.0 * (2 * y - 1)).view(n, 1, 1).float()
+    h = normalize_layers(h)
+    torch.manual_seed(0)
+    r = LayerRouter(n_layers, D, 2, n_chans=C)
+    opt = torch.optim.Adam(r.parameters(), lr=0.01)
+    for _ in range(300):
+        w, target = r(h)
+        loss = torch.nn.functional.cross_entropy(r.probe_logits(target), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    w = r.weights(h).mean(0)
+    assert w.argmax().item() == 2 and w[2] > 0.6, w
