@@ -22,9 +22,12 @@ PROBE_C = (0.001, 0.01, 0.1, 1.0)
 
 
 def _standardise_tokens(hidden: np.ndarray) -> np.ndarray:
-    """Per-token zero mean / unit variance over the width. ``(..., D) -> same`` float32."""
-    h = np.asarray(hidden, dtype=np.float32)
-    return (h - h.mean(-1, keepdims=True)) / (h.std(-1, keepdims=True) + 1e-5)
+    """The router's per-token normalisation, on NumPy. ``(..., D) -> same`` float32."""
+    import torch
+
+    from .router import normalize_layers
+
+    return normalize_layers(torch.from_numpy(np.asarray(hidden, dtype=np.float32))).numpy()
 
 
 def probe_features(hidden: np.ndarray, layer: int) -> np.ndarray:
@@ -89,15 +92,17 @@ def _linear_cka(a: np.ndarray, b: np.ndarray) -> float:
     return float(num / den) if den > 0 else float("nan")
 
 
-def layer_similarity(hidden: np.ndarray, *, max_tokens: int = 20000, seed: int = 0) -> dict:
-    """Linear CKA and mean token cosine between blocks, over (a sample of) all tokens.
+def layer_similarity(hidden: np.ndarray, *, max_windows: int = 200, max_tokens: int = 20000,
+                     seed: int = 0) -> dict:
+    """Linear CKA and mean token cosine between blocks, over a sample of tokens.
 
-    ``hidden`` ``(n, L, C, P, D)``; tokens are standardised per token first. Returns
-    ``{"cka": L x L, "cosine": L x L}`` nested lists.
+    ``hidden`` ``(n, L, C, P, D)`` (may be memory-mapped: only the first ``max_windows`` windows
+    are read); tokens are standardised per token first. Returns ``{"cka": L x L, "cosine":
+    L x L}`` nested lists.
     """
     if hidden.ndim != 5:
         raise ValueError(f"hidden must have shape (n, L, C, P, D), got {hidden.shape}.")
-    h = _standardise_tokens(hidden)
+    h = _standardise_tokens(hidden[:max_windows])
     n_layers, width = h.shape[1], h.shape[-1]
     tokens = np.moveaxis(h, 1, 0).reshape(n_layers, -1, width)
     n_tok = tokens.shape[1]
