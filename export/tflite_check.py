@@ -1,7 +1,8 @@
 """Check an int8 .tflite before anything uses it: every operator must be one the firmware runs.
 
-:data:`SUPPORTED_OPS` is the one list of TFLite builtins that the firmware runtime (and the
-generated C) supports in int8; the firmware code imports it from here. The check reads the
+:data:`SUPPORTED_OPS` is derived from the code generator's lowerings
+(:data:`dlink.export.codegen.ops.LOWERINGS`, one per operator the firmware runtime implements in
+int8), so that export accepts exactly what the firmware can build. The check reads the
 flatbuffer with the schema module of the ``tflite-micro`` package (no TensorFlow import) and
 rejects, naming the operator and the layer (the tensor it writes, whose name carries the
 converter's layer names):
@@ -25,15 +26,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-#: TFLite builtin operators the firmware runtime supports in int8 (single source of truth).
-SUPPORTED_OPS: tuple[str, ...] = (
-    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-    "ADD", "MUL", "MEAN", "SOFTMAX", "RELU", "RELU6", "RESHAPE", "PAD",
-)
+from .codegen.ops import LOWERINGS
+
 #: Allowed but counted in the report (a layout change the converter inserted).
 COUNTED_OPS: tuple[str, ...] = ("TRANSPOSE",)
 #: Allowed only at the model's edges (QUANTIZE on a graph input, DEQUANTIZE on a graph output).
 EDGE_OPS: tuple[str, ...] = ("QUANTIZE", "DEQUANTIZE")
+#: TFLite builtin operators the firmware runtime supports in int8 inside the graph: those the
+#: code generator lowers, less the counted and edge-only ones.
+SUPPORTED_OPS: tuple[str, ...] = tuple(op for op in LOWERINGS if op not in COUNTED_OPS + EDGE_OPS)
 #: Largest tensor rank TFLite-Micro's int8 kernels (and the firmware runtime) accept.
 MAX_RANK = 4
 

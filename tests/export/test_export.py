@@ -202,6 +202,15 @@ def test_unsupported_layer_is_rejected_with_its_name(act, op_name, splits):
         check_tflite(conv["float"])
 
 
+def test_export_check_accepts_only_what_the_code_generator_lowers():
+    from dlink.export.codegen.ops import LOWERINGS
+    from dlink.export.tflite_check import COUNTED_OPS, SUPPORTED_OPS
+
+    allowed_in_graph = set(SUPPORTED_OPS) | set(COUNTED_OPS)
+    assert "CONV_2D" in allowed_in_graph and "QUANTIZE" not in allowed_in_graph
+    assert allowed_in_graph <= set(LOWERINGS)
+
+
 def test_check_rejects_bytes_that_are_not_tflite():
     from dlink.export.tflite_check import check_tflite
 
