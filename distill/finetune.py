@@ -335,6 +335,7 @@ def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = N
     if abs(fit.sfreq - 200.0) > 1e-6:
         raise ValueError(f"The teachers take 200 Hz EEG; the dataset is at {fit.sfreq} Hz. "
                          f"Set data.sfreq_hz: 200.")
+    torch.manual_seed(cfg.seed)  # the freshly initialised weights (head; whole model from scratch)
     teacher = build_teacher(cfg.teacher, n_chans=fit.n_chans, n_times=fit.n_times,
                             n_outputs=len(fit.class_names), ch_names=fit.ch_names)
     ckpt_dir = run.checkpoints_dir / "teacher"

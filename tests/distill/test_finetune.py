@@ -119,6 +119,15 @@ def test_empty_or_misshapen_split_is_an_error():
         finetune_teacher(_teacher(), (X[0], y), (X, y), cfg=CFG)
 
 
+def _tiny_finetune_config(tmp_path):
+    return {"name": "t", "seed": 0,
+           "data": {"name": "synthetic", "cache_dir": str(tmp_path / "cache"),
+                    "synthetic": {"subjects": {"train": 1, "val": 1, "test": 1, "pool": 1},
+                                  "trials_per_class": 2}},
+           "teacher": {"arch": "labram", "depth": 1, "embed_dim": 32, "num_heads": 2,
+                       "finetune_epochs": 1, "batch_size": 8, "num_threads": 1}}
+
+
 def test_finetune_command_writes_teacher_pt_and_stamp(tmp_path, capsys):
     import json
 
@@ -126,12 +135,7 @@ def test_finetune_command_writes_teacher_pt_and_stamp(tmp_path, capsys):
 
     from dlink.cli import main
 
-    cfg = {"name": "t", "seed": 0,
-           "data": {"name": "synthetic", "cache_dir": str(tmp_path / "cache"),
-                    "synthetic": {"subjects": {"train": 1, "val": 1, "test": 1, "pool": 1},
-                                  "trials_per_class": 2}},
-           "teacher": {"arch": "labram", "depth": 1, "embed_dim": 32, "num_heads": 2,
-                       "finetune_epochs": 1, "batch_size": 8, "num_threads": 1}}
+    cfg = _tiny_finetune_config(tmp_path)
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     run = tmp_path / "run"
@@ -145,3 +149,22 @@ def test_finetune_command_writes_teacher_pt_and_stamp(tmp_path, capsys):
     assert obj["arch"] == "labram" and len(obj["ch_names"]) == 22
     assert (run / ".stamps" / "teacher.json").is_file()
     assert (run / "checkpoints" / "teacher" / "teacher_finetune.pt").is_file()
+
+
+def test_two_fresh_finetune_runs_give_the_same_teacher(tmp_path):
+    # fixed seeds: the initial weights too, not only the batch order (a fresh process each time
+    # would otherwise start from another random initialisation)
+    import yaml
+
+    from dlink.cli import main
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(_tiny_finetune_config(tmp_path)))
+    states = []
+    for name in ("a", "b"):
+        torch.manual_seed(1000 + len(states))  # whatever the global state was before
+        assert main(["teacher", "finetune", str(path), "--run", str(tmp_path / name)]) == 0
+        states.append(torch.load(tmp_path / name / "teacher.pt", weights_only=True)["state_dict"])
+    assert states[0].keys() == states[1].keys()
+    for k, v in states[0].items():
+        assert torch.equal(v, states[1][k]), k
