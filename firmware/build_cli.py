@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     out = build_firmware(args.run, args.board, config=config)
     rep = out["size_report"]
     print(f"{out['board']} ({rep['core']}, {rep['backend']} kernels): {out['elf']}  flash {rep['flash_bytes']} B "
-          f"({rep['flash_used_percent']}%), RAM {rep['ram_bytes']} B ({rep['ram_used_percent']}%; "
+          f"({rep['flash_app_percent']}%; with the test vectors {rep['image_bytes']} B, "
+          f"{rep['flash_used_percent']}%), RAM {rep['ram_bytes']} B ({rep['ram_used_percent']}%; "
           f"arena {rep['arena_bytes']} B, stack {rep['stack']} B)")
     return 0

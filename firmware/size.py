@@ -60,8 +60,10 @@ def size_report(elf_path: str | Path, board: dict[str, Any], *,
     -------
     dict
         ``flash_bytes``, ``image_bytes``, ``ram_bytes``, ``static_ram_bytes``, ``text``,
-        ``data``, ``bss``, ``stack``, ``test_vectors``, per-region capacity and use in percent,
-        and ``sections`` (name -> size).
+        ``data``, ``bss``, ``stack``, ``test_vectors``, per-region capacity and use in percent
+        (``flash_used_percent``: the whole image, test vectors included, as the linker places it;
+        ``flash_app_percent``: the deployable part, ``flash_bytes``), and ``sections``
+        (name -> size).
     """
     sections = elf_sections(elf_path)
     parts = {"text": 0, "data": 0, "bss": 0, "stack": 0, "test_vectors": 0}
@@ -81,6 +83,7 @@ def size_report(elf_path: str | Path, board: dict[str, Any], *,
         "flash_capacity_bytes": board["flash_bytes"],
         "ram_capacity_bytes": board["ram_bytes"],
         "flash_used_percent": round(100.0 * image / board["flash_bytes"], 2),
+        "flash_app_percent": round(100.0 * flash / board["flash_bytes"], 2),
         "ram_used_percent": round(100.0 * ram / board["ram_bytes"], 2),
         "sections": {name: sec["size"] for name, sec in sections.items()},
     }

@@ -38,6 +38,8 @@ def test_every_board_builds_the_standin_app(tmp_path, board):
     # the test vectors have their own section, counted apart from the app's footprint
     assert size["test_vectors"] >= N_VECTORS * (N_INPUT + N_OUTPUT)
     assert size["image_bytes"] == size["flash_bytes"] + size["test_vectors"]
+    assert size["flash_app_percent"] == round(100.0 * size["flash_bytes"] / spec["flash_bytes"], 2)
+    assert size["flash_used_percent"] == round(100.0 * size["image_bytes"] / spec["flash_bytes"], 2)
     assert (fw / "app.bin").stat().st_size == size["image_bytes"]
     stamp = json.loads((tmp_path / "run" / ".stamps" / f"firmware-{board}.json").read_text())
     assert "firmware/%s/app.elf" % board in stamp["outputs"]
