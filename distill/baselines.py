@@ -61,8 +61,8 @@ def build_baseline(name: str, *, n_chans: int, n_times: int, n_outputs: int, sfr
 
 
 def _set_bn_momentum(model, momentum: float) -> None:
-    import torch
+    from torch import nn
 
     for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
             module.momentum = momentum
