@@ -14,8 +14,11 @@ The 3 EOG channels are dropped; the 22 EEG channels keep the montage's 10-20 nam
 appears at t = 2 s and the imagery lasts until t = 6 s; each window covers t = 2-6 s of the trial,
 i.e. the 4 s from the cue (in the GDF files the cue events mark t = 2 s; MOABB's events mark the
 trial start, hence its interval [2, 6]). 250 Hz -> band-pass, optional notch (50 Hz mains),
-200 Hz, units of 100 uV. Cross-subject split by subject ranges: 1-5 / 6-7 / 8-9 by default.
-Both sessions of a subject go to that subject's split.
+200 Hz, units of 100 uV. Cross-subject split by subject ranges: 1-5 / 6-7 / 8-9 by default;
+both sessions of a subject go to that subject's split. Within one subject (``data.subjects``),
+every window carries its session ('T' training, 'E' evaluation), run (MOABB's run index; 0 for
+the local files, which hold one session each) and trial (cue order), so that
+``splits: {by: session, train: [T], test: [E]}`` and k-fold splits work.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 
 from ._checks import DataFileError
 from .config import DataConfig
-from .montage import BCI2A_CH_NAMES
+from .montage import BCI2A_CH_NAMES, pick_windows
 from .preprocess import annotation_onsets, cut_windows, preprocess_raw, read_raw
 from .windows import EEGWindows
 
@@ -43,7 +46,7 @@ MAX_NAN_FRACTION = 0.01  # the GDF files mark a few saturated samples as NaN
 
 
 def session_windows(raw, file: str | Path, cfg: DataConfig, *, subject: int,
-                    true_labels: np.ndarray | None = None) -> EEGWindows:
+                    true_labels: np.ndarray | None = None, session: str = "") -> EEGWindows:
     """Windows of one session read from a GDF file.
 
     Parameters
@@ -59,6 +62,8 @@ def session_windows(raw, file: str | Path, cfg: DataConfig, *, subject: int,
     true_labels : ndarray of int, optional
         Labels 1-4 of the cues in order (required for the evaluation session, whose cues are
         all 783).
+    session : str
+        Stored with the windows ('T' or 'E').
     """
     if len(raw.ch_names) != N_CHANNELS:
         raise DataFileError(f"{file}: too few channels for BCI IV 2a: expected {N_CHANNELS} "
@@ -83,7 +88,10 @@ def session_windows(raw, file: str | Path, cfg: DataConfig, *, subject: int,
     n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
     X, kept = cut_windows(raw, onsets, n_times, file)
     y = y[kept]
-    return EEGWindows(X, y, np.full(len(y), subject), list(BCI2A_CH_NAMES), cfg.sfreq_hz, CLASS_NAMES)
+    w = EEGWindows(X, y, np.full(len(y), subject), list(BCI2A_CH_NAMES), cfg.sfreq_hz, CLASS_NAMES,
+                   run=np.zeros(len(y), np.int64), session=np.full(len(y), session),
+                   trial=np.flatnonzero(kept))
+    return pick_windows(w, cfg.channels, source=str(file))
 
 
 def _fill_nan(raw, file) -> None:
@@ -132,8 +140,21 @@ def _local_subject(cfg: DataConfig, subject: int) -> list[EEGWindows]:
         raw = read_raw(file, what="BCI IV 2a recording",
                        fix="Download A0xT.gdf/A0xE.gdf from the BCI Competition IV site.")
         labels = _true_labels(root, stem) if session == "E" else None
-        parts.append(session_windows(raw, file, cfg, subject=subject, true_labels=labels))
+        parts.append(session_windows(raw, file, cfg, subject=subject, true_labels=labels,
+                                     session=session))
     return parts
+
+
+def moabb_session_name(name: str) -> str:
+    """'T' or 'E' for MOABB's session keys ('0train'/'1test', or 'session_T'/'session_E')."""
+    low = str(name).lower()
+    if "test" in low:
+        return "E"
+    if "train" in low:
+        return "T"
+    if low.endswith(("_t", "_e")):
+        return low[-1].upper()
+    return str(name)
 
 
 def _moabb_subject(cfg: DataConfig, subject: int) -> list[EEGWindows]:
@@ -157,13 +178,16 @@ def _moabb_subject(cfg: DataConfig, subject: int) -> list[EEGWindows]:
             y = np.array([codes[c] for c in events[keep, 2]], dtype=np.int64)
             n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
             X, kept = cut_windows(raw, onsets, n_times, where)
-            parts.append(EEGWindows(X, y[kept], np.full(int(kept.sum()), subject),
-                                    list(BCI2A_CH_NAMES), cfg.sfreq_hz, CLASS_NAMES))
+            n = int(kept.sum())
+            digits = "".join(ch for ch in str(run) if ch.isdigit())
+            w = EEGWindows(X, y[kept], np.full(n, subject), list(BCI2A_CH_NAMES), cfg.sfreq_hz,
+                           CLASS_NAMES, run=np.full(n, int(digits or 0)),
+                           session=np.full(n, moabb_session_name(session)), trial=np.flatnonzero(kept))
+            parts.append(pick_windows(w, cfg.channels, source=where))
     return parts
 
 
-def load_bci2a(cfg: DataConfig, *, verbose: bool = False) -> dict[str, EEGWindows]:
-    """All splits of BCI IV 2a, cross-subject by the subject ranges of ``cfg.splits``."""
+def _reader(cfg: DataConfig):
     if cfg.n_classes != 4:
         raise ValueError(f"data.n_classes must be 4 for bci2a, got {cfg.n_classes!r}.")
     if cfg.path is None:
@@ -173,9 +197,35 @@ def load_bci2a(cfg: DataConfig, *, verbose: bool = False) -> dict[str, EEGWindow
             raise DataFileError("data.path is not set and MOABB is not installed: set data.path to the "
                                 "folder of A0xT.gdf/A0xE.gdf and A0xE.mat, or install the 'moabb' "
                                 "extra.") from None
-        read_subject = _moabb_subject
-    else:
-        read_subject = _local_subject
+        return _moabb_subject
+    return _local_subject
+
+
+def read_bci2a_within(cfg: DataConfig, *, verbose: bool = False) -> tuple[EEGWindows, EEGWindows]:
+    """Both sessions of ``data.subjects`` (and of the pool's subjects) for within-subject splits.
+
+    Returns ``(windows, pool)``; ``pool`` is empty (the split's selectors decide the pool).
+    """
+    read_subject = _reader(cfg)
+    spec = cfg.split_spec()
+    if not cfg.subjects:
+        raise ValueError(f"data.subjects must list the subject(s) to read for within-subject splits "
+                         f"(data.splits.by = {spec.by!r}), e.g. subjects: [1].")
+    subjects = list(dict.fromkeys(cfg.subjects))
+    pool_sel = spec.parts.get("pool")
+    if pool_sel is not None and pool_sel.subjects is not None:
+        subjects += [s for s in range(pool_sel.subjects[0], pool_sel.subjects[1] + 1) if s not in subjects]
+    from tqdm import tqdm
+
+    windows = EEGWindows.concat([w for s in tqdm(subjects, desc="bci2a", disable=not verbose)
+                                 for w in read_subject(cfg, s)])
+    n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
+    return windows, EEGWindows.empty(windows.ch_names, cfg.sfreq_hz, n_times, CLASS_NAMES)
+
+
+def load_bci2a(cfg: DataConfig, *, verbose: bool = False) -> dict[str, EEGWindows]:
+    """All splits of BCI IV 2a, cross-subject by the subject ranges of ``cfg.splits``."""
+    read_subject = _reader(cfg)
     from tqdm import tqdm
 
     ranges = cfg.split_ranges(DEFAULT_SPLITS)
@@ -187,6 +237,6 @@ def load_bci2a(cfg: DataConfig, *, verbose: bool = False) -> dict[str, EEGWindow
         parts = [w for s in tqdm(subjects, desc=f"bci2a {split}", disable=not verbose)
                  for w in read_subject(cfg, s)]
         out[split] = (EEGWindows.concat(parts) if parts else
-                      EEGWindows.empty(BCI2A_CH_NAMES, cfg.sfreq_hz, n_times, CLASS_NAMES))
+                      EEGWindows.empty(cfg.channels or BCI2A_CH_NAMES, cfg.sfreq_hz, n_times, CLASS_NAMES))
         logger.info("bci2a %s: %d windows", split, len(out[split]))
     return out

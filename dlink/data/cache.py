@@ -23,7 +23,7 @@ from .windows import EEGWindows
 logger = logging.getLogger(__name__)
 
 #: Bump when a loader's output changes for the same config (invalidates every cache file).
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: run, session and trial of every window
 #: Fields of DataConfig that do not change the windows.
 _NOT_IN_KEY = ("cache_dir",)
 
@@ -37,9 +37,14 @@ def default_cache_dir() -> Path:
     return Path(base) / "dlink" / "data"
 
 
-def config_key(cfg) -> str:
-    """Hex digest (16 characters) identifying the windows a data config produces."""
+def config_key(cfg, *, replace: dict | None = None) -> str:
+    """Hex digest (16 characters) identifying the windows a data config produces.
+
+    ``replace`` overrides fields before hashing (the within-subject loaders key their cache on
+    what they read, not on how it is split, so that every fold shares one file).
+    """
     d = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg)
+    d.update(replace or {})
     for k in _NOT_IN_KEY:
         d.pop(k, None)
     if d.get("path"):
@@ -53,8 +58,8 @@ def config_key(cfg) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def cache_file(cfg, cache_dir: str | Path) -> Path:
-    return Path(cache_dir) / f"{cfg.name}-{config_key(cfg)}.npz"
+def cache_file(cfg, cache_dir: str | Path, *, replace: dict | None = None) -> Path:
+    return Path(cache_dir) / f"{cfg.name}-{config_key(cfg, replace=replace)}.npz"
 
 
 def save_splits(path: Path, splits: dict[str, EEGWindows]) -> Path:
@@ -65,6 +70,9 @@ def save_splits(path: Path, splits: dict[str, EEGWindows]) -> Path:
         arrays[f"{name}.X"] = w.X
         arrays[f"{name}.y"] = w.y
         arrays[f"{name}.subject"] = w.subject
+        arrays[f"{name}.run"] = w.run
+        arrays[f"{name}.session"] = w.session
+        arrays[f"{name}.trial"] = w.trial
         meta[name] = {"ch_names": w.ch_names, "sfreq": w.sfreq, "class_names": w.class_names}
     arrays["meta"] = np.frombuffer(json.dumps({"version": CACHE_VERSION, "splits": meta}).encode(),
                                    dtype=np.uint8)
@@ -85,7 +93,9 @@ def load_splits(path: Path) -> dict[str, EEGWindows] | None:
             if meta.get("version") != CACHE_VERSION:
                 return None
             return {name: EEGWindows(z[f"{name}.X"], z[f"{name}.y"], z[f"{name}.subject"],
-                                     m["ch_names"], m["sfreq"], m["class_names"])
+                                     m["ch_names"], m["sfreq"], m["class_names"],
+                                     run=z[f"{name}.run"], session=z[f"{name}.session"],
+                                     trial=z[f"{name}.trial"])
                     for name, m in meta["splits"].items()}
     except Exception as e:  # a truncated or foreign file: rebuild it
         logger.warning("ignoring unreadable data cache %s (%s); rebuilding it", path, e)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dlink._check import did_you_mean
-
 DATASETS = ("synthetic", "eegmmidb", "bci2a", "tuev", "tuab")
-SPLIT_NAMES = ("train", "val", "test", "pool")
 
 
 @dataclass
@@ -30,9 +27,19 @@ class DataConfig:
     notch_hz: float | None = None
     #: Number of classes (eegmmidb/synthetic: 4 or 2 = left/right hand).
     n_classes: int = 4
-    #: Subjects per split, inclusive id ranges, e.g. {"train": [1, 70], "val": [71, 89],
-    #: "test": [90, 109]}; {} uses the dataset's default split. "pool" is optional.
+    #: Which windows go to which split (see dlink.data.splits). Cross-subject: inclusive subject
+    #: ranges, e.g. {"train": [1, 70], "val": [71, 89], "test": [90, 109]}; {} uses the dataset's
+    #: default split. Within-subject: {"by": "run", "train": [4, 8], "test": [12]},
+    #: {"by": "session", "train": ["T"], "test": ["E"]} or {"by": "kfold", "folds": 5, "fold": 0,
+    #: "seed": 0}. "pool" (the teacher's extra windows) is optional in every form.
     splits: dict = field(default_factory=dict)
+    #: Within-subject splits: the subjects whose recordings are read (e.g. [1]); None: every
+    #: labelled subject of the synthetic set (required for the real datasets).
+    subjects: list[int] | None = None
+    #: Channels the model takes, in this order (a board's channel set, e.g. an 8-channel headset
+    #: [FC3, FC4, C3, Cz, C4, CP3, CP4, Pz]); None: every EEG channel of the dataset. Names are
+    #: matched by their 10-20 spelling; a channel missing from a recording is an error naming it.
+    channels: list[str] | None = None
     #: Synthetic generator options (see dlink.data.synthetic.SyntheticOptions: seed, subjects,
     #: trials_per_class, erd_depth, ...).
     synthetic: dict = field(default_factory=dict)
@@ -63,23 +70,34 @@ class DataConfig:
                              f"data.sfreq_hz={self.sfreq_hz!r}; use at most {self.sfreq_hz / 2:g}.")
         if self.n_classes < 2:
             raise ValueError(f"data.n_classes must be >= 2, got {self.n_classes!r}.")
-        for split, rng in self.splits.items():
-            if split not in SPLIT_NAMES:
-                raise ValueError(f"data.splits: unknown split {split!r}; allowed: "
-                                 f"{', '.join(SPLIT_NAMES)}.{did_you_mean(str(split), SPLIT_NAMES)}")
-            ok = (isinstance(rng, (list, tuple)) and len(rng) == 2
-                  and all(isinstance(v, int) and not isinstance(v, bool) for v in rng) and rng[0] <= rng[1])
-            if not ok:
-                raise ValueError(f"data.splits.{split} must be an inclusive subject range [first, last] "
-                                 f"with first <= last, got {rng!r}.")
+        spec = self.split_spec()
+        if self.subjects is not None and (not spec.within or not self.subjects):
+            raise ValueError(f"data.subjects={self.subjects!r} is for within-subject splits (data.splits "
+                             f"with by: run, session or kfold) and must list at least one subject; "
+                             f"cross-subject splits take subject ranges in data.splits.")
+        if self.channels is not None:
+            from .montage import normalize_ch_name
+
+            if not self.channels or not all(isinstance(c, str) and c.strip() for c in self.channels):
+                raise ValueError(f"data.channels must be a non-empty list of channel names (e.g. [C3, Cz, "
+                                 f"C4]) or null, got {self.channels!r}.")
+            names = [normalize_ch_name(c) for c in self.channels]
+            repeated = sorted({c for c in names if names.count(c) > 1})
+            if repeated:
+                raise ValueError(f"data.channels names {repeated} more than once; each channel once.")
+            self.channels = names
         if self.name == "synthetic":
             from .synthetic import SyntheticOptions
 
-            if self.splits:
-                raise ValueError(f"data.splits is not used by the synthetic dataset (got {self.splits}); "
-                                 "set the number of subjects per split in data.synthetic.subjects.")
+            if self.splits and not spec.within:
+                raise ValueError(f"data.splits is not used by the synthetic dataset's cross-subject split "
+                                 f"(got {self.splits}): set the number of subjects per split in "
+                                 f"data.synthetic.subjects; within-subject splits take by: run or kfold.")
 
-            SyntheticOptions.from_dict(self.synthetic)
+            opts = SyntheticOptions.from_dict(self.synthetic)
+            if not spec.within and opts.subjects["test"] < 1:
+                raise ValueError(f"data.synthetic.subjects needs test >= 1 for a cross-subject split, got "
+                                 f"{opts.subjects} (within-subject splits need only train >= 1).")
 
     def resolved_window_s(self) -> int:
         """The window length in seconds (the dataset's default when ``window_s`` is None)."""
@@ -87,12 +105,19 @@ class DataConfig:
             return int(self.window_s)
         return {"tuev": 5, "tuab": 10}.get(self.name, 4)
 
+    def split_spec(self):
+        """``splits`` parsed (a :class:`dlink.data.splits.SplitSpec`)."""
+        from .splits import SplitSpec
+
+        return SplitSpec.from_config(self.splits)
+
     def split_ranges(self, default: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
-        """Subject ranges per split: ``splits`` if given, else ``default``; checked disjoint."""
-        ranges = {k: (int(v[0]), int(v[1])) for k, v in (self.splits or default).items()}
-        items = sorted(ranges.items(), key=lambda kv: kv[1])
-        for (a, ra), (b, rb) in zip(items, items[1:]):
-            if rb[0] <= ra[1]:
-                raise ValueError(f"data.splits: the subject ranges of {a!r} {list(ra)} and {b!r} "
-                                 f"{list(rb)} overlap; splits must be disjoint (cross-subject).")
-        return ranges
+        """Subject ranges per split (cross-subject): ``splits`` if given, else ``default``;
+        checked disjoint."""
+        from .splits import SplitSpec
+
+        spec = SplitSpec.from_config(self.splits or {k: list(v) for k, v in default.items()})
+        if spec.within:
+            raise ValueError(f"data.splits.by = {spec.by!r}: subject ranges are only for cross-subject "
+                             f"splits.")
+        return {k: sel.subjects for k, sel in spec.parts.items()}

@@ -1,13 +1,17 @@
 """PhysioNet EEG Motor Movement/Imagery (EEGMMIDB) through MNE's ``eegbci`` layout.
 
-Imagery runs only: 4, 8, 12 (imagine opening/closing the left or right fist; T1 = left fist,
+Imagery runs 4, 8, 12 (imagine opening/closing the left or right fist; T1 = left fist,
 T2 = right fist) and 6, 10, 14 (imagine both fists or both feet; T1 = both fists, T2 = both
-feet). One label set across runs: 0 left_fist, 1 right_fist, 2 both_fists, 3 both_feet
-(``n_classes=2`` keeps runs 4/8/12 and the first two). Each T1/T2 cue opens a 4-s window
+feet), read by default; the executed-movement runs 3, 7, 11 (left/right fist) and 5, 9, 13
+(both fists/both feet) on request (``data.runs``, or a split that names them, e.g. as the
+teacher's pool: ``splits: {by: kfold, pool: {runs: [3, 7, 11]}}``). One label set across runs:
+0 left_fist, 1 right_fist, 2 both_fists, 3 both_feet (``n_classes=2`` keeps the fist runs and
+the first two). Each T1/T2 cue opens a 4-s window
 (the cue lasts ~4.1 s); T0 (rest) is not used. 64 channels at 160 Hz, renamed to standard
 10-20 names ('Fc5.' -> 'FC5'), band-passed, optionally notch-filtered (60 Hz mains), resampled
 to 200 Hz, in units of 100 uV. Cross-subject split by subject ranges, 1-70 / 71-89 / 90-109
-by default. Subjects 88, 92, 100 (recorded at 128 Hz) and 104 (irregular run lengths) are
+by default, or within one subject (``data.subjects`` and ``data.splits.by``: run or kfold; each
+window carries its run number and its trial index within the run). Subjects 88, 92, 100 (recorded at 128 Hz) and 104 (irregular run lengths) are
 skipped by default, as is common practice (``data.exclude_subjects`` overrides the list).
 """
 
@@ -22,14 +26,18 @@ from dlink._check import check_option
 
 from ._checks import DataFileError
 from .config import DataConfig
+from .montage import pick_windows
 from .preprocess import annotation_onsets, cut_windows, normalize_channels, preprocess_raw, read_raw
 from .windows import EEGWindows
 
 logger = logging.getLogger(__name__)
 
 CLASS_NAMES = ["left_fist", "right_fist", "both_fists", "both_feet"]
-HAND_RUNS = (4, 8, 12)  # T1 left fist, T2 right fist
-FEET_RUNS = (6, 10, 14)  # T1 both fists, T2 both feet
+HAND_RUNS = (4, 8, 12)  # imagery; T1 left fist, T2 right fist
+FEET_RUNS = (6, 10, 14)  # imagery; T1 both fists, T2 both feet
+EXEC_HAND_RUNS = (3, 7, 11)  # executed movement; T1 left fist, T2 right fist
+EXEC_FEET_RUNS = (5, 9, 13)  # executed movement; T1 both fists, T2 both feet
+ALL_RUNS = tuple(sorted(HAND_RUNS + FEET_RUNS + EXEC_HAND_RUNS + EXEC_FEET_RUNS))
 DEFAULT_SPLITS = {"train": (1, 70), "val": (71, 89), "test": (90, 109)}
 DEFAULT_EXCLUDE = (88, 92, 100, 104)
 N_CHANNELS = 64
@@ -38,10 +46,14 @@ _LAYOUT = ("MNE-eegbci-data", "files", "eegmmidb", "1.0.0")
 
 
 def run_labels(run: int) -> dict[str, int]:
-    """Annotation -> class index of an imagery run (one label set across runs)."""
-    check_option("run", run, HAND_RUNS + FEET_RUNS,
-                 fix="EEGMMIDB imagery runs are 4, 8, 12 (left/right fist) and 6, 10, 14 (fists/feet).")
-    return {"T1": 0, "T2": 1} if run in HAND_RUNS else {"T1": 2, "T2": 3}
+    """Annotation -> class index of a movement run (one label set across runs)."""
+    check_option("run", run, ALL_RUNS, fix=_RUNS_FIX)
+    return {"T1": 0, "T2": 1} if run in HAND_RUNS + EXEC_HAND_RUNS else {"T1": 2, "T2": 3}
+
+
+_RUNS_FIX = ("EEGMMIDB's labelled runs are 4, 8, 12 (imagined left/right fist), 6, 10, 14 (imagined "
+             "fists/feet), 3, 7, 11 (executed left/right fist) and 5, 9, 13 (executed fists/feet); "
+             "runs 1 and 2 are baselines without cues.")
 
 
 def run_file(root: str | Path, subject: int, run: int) -> Path:
@@ -53,7 +65,7 @@ def run_file(root: str | Path, subject: int, run: int) -> Path:
 
 
 def read_run(file: str | Path, run: int, cfg: DataConfig, *, subject: int = 0) -> EEGWindows:
-    """Windows of one EEGMMIDB imagery run.
+    """Windows of one EEGMMIDB run (imagery or executed movement).
 
     Parameters
     ----------
@@ -62,14 +74,16 @@ def read_run(file: str | Path, run: int, cfg: DataConfig, *, subject: int = 0) -
     run : int
         Its run number (decides the labels, see :func:`run_labels`).
     cfg : DataConfig
-        Band-pass, notch, target rate and window length.
+        Band-pass, notch, target rate, window length and ``channels`` (picked in that order;
+        a channel missing from the file is an error naming it).
     subject : int
         Subject id stored with the windows.
 
     Returns
     -------
     EEGWindows
-        One window per T1/T2 cue, with the 4-class labels of :data:`CLASS_NAMES`.
+        One window per T1/T2 cue, with the 4-class labels of :data:`CLASS_NAMES`, the run number
+        and the trial index (cue order) within the run.
     """
     labels = run_labels(run)
     raw = read_raw(file, what="EEGMMIDB recording",
@@ -77,22 +91,64 @@ def read_run(file: str | Path, run: int, cfg: DataConfig, *, subject: int = 0) -
     normalize_channels(raw, file)
     preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz, h_freq_hz=cfg.h_freq_hz,
                    notch_hz=cfg.notch_hz, min_channels=N_CHANNELS)
-    onsets, codes = annotation_onsets(raw, file, labels, what="EEGMMIDB imagery (T1/T2)")
+    kind = "imagery" if run in HAND_RUNS + FEET_RUNS else "executed-movement"
+    onsets, codes = annotation_onsets(raw, file, labels, what=f"EEGMMIDB {kind} (T1/T2)")
     n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
     X, kept = cut_windows(raw, onsets, n_times, file)
     y = codes[kept]
-    return EEGWindows(X, y, np.full(len(y), subject), list(raw.ch_names), cfg.sfreq_hz, CLASS_NAMES)
+    w = EEGWindows(X, y, np.full(len(y), subject), list(raw.ch_names), cfg.sfreq_hz, CLASS_NAMES,
+                   run=np.full(len(y), run), trial=np.flatnonzero(kept))
+    return pick_windows(w, cfg.channels, source=str(file))
 
 
-def _runs(cfg: DataConfig) -> list[int]:
+def _runs(cfg: DataConfig, extra=()) -> list[int]:
     check_option("data.n_classes", cfg.n_classes, (2, 4), fix="EEGMMIDB has 4 imagery classes (or 2: left/right).")
     if cfg.runs is not None:
         for r in cfg.runs:
-            check_option("data.runs", r, HAND_RUNS + FEET_RUNS)
+            check_option("data.runs", r, ALL_RUNS, fix=_RUNS_FIX)
         runs = list(cfg.runs)
     else:
         runs = list(HAND_RUNS + FEET_RUNS)
-    return [r for r in runs if r in HAND_RUNS] if cfg.n_classes == 2 else runs
+    for r in sorted(extra):
+        check_option("data.splits (a run it names)", r, ALL_RUNS, fix=_RUNS_FIX)
+        if r not in runs:
+            runs.append(r)
+    return [r for r in runs if r in HAND_RUNS + EXEC_HAND_RUNS] if cfg.n_classes == 2 else runs
+
+
+def _read_subjects(cfg: DataConfig, subjects, runs: list[int], *, desc: str,
+                   verbose: bool) -> list[EEGWindows]:
+    from tqdm import tqdm
+
+    class_names = CLASS_NAMES[: cfg.n_classes]
+    parts = []
+    for s in tqdm(subjects, desc=desc, disable=not verbose):
+        for file, run in zip(_files(cfg, s, runs), runs):
+            w = read_run(file, run, cfg, subject=s)
+            parts.append(w.subset(w.y < cfg.n_classes).with_classes(class_names))
+    return parts
+
+
+def read_eegmmidb_within(cfg: DataConfig, *, verbose: bool = False) -> tuple[EEGWindows, EEGWindows]:
+    """Every window of ``data.subjects`` (and of the pool's subjects) for within-subject splits.
+
+    Reads the runs of ``data.runs`` (default: the imagery runs) plus every run that
+    ``data.splits`` names (e.g. the executed-movement runs of the pool). Returns
+    ``(windows, pool)``; ``pool`` is empty (the split's selectors decide the pool).
+    """
+    spec = cfg.split_spec()
+    if not cfg.subjects:
+        raise ValueError(f"data.subjects must list the subject(s) to read for within-subject splits "
+                         f"(data.splits.by = {spec.by!r}), e.g. subjects: [1].")
+    subjects = list(dict.fromkeys(cfg.subjects))
+    pool_sel = spec.parts.get("pool")
+    if pool_sel is not None and pool_sel.subjects is not None:
+        subjects += [s for s in range(pool_sel.subjects[0], pool_sel.subjects[1] + 1) if s not in subjects]
+    runs = _runs(cfg, spec.named_runs())
+    parts = _read_subjects(cfg, subjects, runs, desc="eegmmidb", verbose=verbose)
+    n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
+    windows = EEGWindows.concat(parts)
+    return windows, EEGWindows.empty(windows.ch_names, cfg.sfreq_hz, n_times, windows.class_names)
 
 
 def _files(cfg: DataConfig, subject: int, runs: list[int]) -> list[Path]:
@@ -120,20 +176,14 @@ def load_eegmmidb(cfg: DataConfig, *, verbose: bool = False) -> dict[str, EEGWin
     exclude = set(DEFAULT_EXCLUDE if cfg.exclude_subjects is None else cfg.exclude_subjects)
     class_names = CLASS_NAMES[: cfg.n_classes]
     n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
-    from tqdm import tqdm
-
     parts: dict[str, list[EEGWindows]] = {}
     for split in ("train", "val", "test", "pool"):
         first, last = ranges.get(split, (1, 0))
         subjects = [s for s in range(first, last + 1) if s not in exclude]
-        parts[split] = []
-        for s in tqdm(subjects, desc=f"eegmmidb {split}", disable=not verbose):
-            for file, run in zip(_files(cfg, s, runs), runs):
-                w = read_run(file, run, cfg, subject=s)
-                w = w.subset(w.y < cfg.n_classes)
-                parts[split].append(EEGWindows(w.X, w.y, w.subject, w.ch_names, w.sfreq, class_names))
+        parts[split] = _read_subjects(cfg, subjects, runs, desc=f"eegmmidb {split}", verbose=verbose)
     # empty splits take the channel names of the others
-    names = next((p[0].ch_names for p in parts.values() if p), [f"ch{i}" for i in range(N_CHANNELS)])
+    names = next((p[0].ch_names for p in parts.values() if p),
+                 list(cfg.channels or [f"ch{i}" for i in range(N_CHANNELS)]))
     out = {k: EEGWindows.concat(v) if v else EEGWindows.empty(names, cfg.sfreq_hz, n_times, class_names)
            for k, v in parts.items()}
     for k, w in out.items():

@@ -97,3 +97,67 @@ TUH_REFERENTIAL: tuple[str, ...] = (
     "Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
     "T3", "T4", "T5", "T6", "A1", "A2", "Fz", "Cz", "Pz", "T1", "T2",
 )
+
+
+# ----------------------------------------------------------------------------- board channel sets
+
+
+def channel_index(ch_names, channels, *, source: str) -> list[int]:
+    """Positions of ``channels`` in ``ch_names``, in the order of ``channels``.
+
+    Both lists are compared by their standard spelling (:func:`normalize_ch_name`), so 'Fc3.' in a
+    file matches 'FC3' in a config.
+
+    Parameters
+    ----------
+    ch_names : list of str
+        The channels a recording (or a set of windows) holds.
+    channels : list of str
+        The channels to keep, in the order the model (and the board) takes them.
+    source : str
+        The recording they come from; named in the error.
+
+    Raises
+    ------
+    DataFileError
+        When a channel of ``channels`` is not in ``ch_names`` (names it and ``source``).
+
+    Examples
+    --------
+    >>> channel_index(['Fc3.', 'C3..', 'Cz..'], ['Cz', 'FC3'], source='S001R04.edf')
+    [2, 0]
+    """
+    from ._checks import DataFileError
+
+    have = {}
+    for i, c in enumerate(ch_names):
+        have.setdefault(normalize_ch_name(c), i)
+    wanted = [normalize_ch_name(c) for c in channels]
+    missing = [c for c in wanted if c not in have]
+    if missing:
+        raise DataFileError(f"{source}: channel(s) {missing} of data.channels are not in the recording; "
+                            f"it has {len(ch_names)} channels: {list(ch_names)}. Remove them from "
+                            f"data.channels or pick a recording that has them.")
+    return [have[c] for c in wanted]
+
+
+def pick_windows(windows, channels, *, source: str):
+    """``windows`` (an :class:`~dlink.data.windows.EEGWindows`) reduced to ``channels``, in that order.
+
+    ``channels=None`` returns ``windows`` unchanged. Any loader can call it per recording (then a
+    missing channel names the file) and :func:`dlink.data.load_dataset` calls it again on every
+    split (a no-op when the loader already picked).
+
+    Examples
+    --------
+    >>> from dlink.data.windows import EEGWindows
+    >>> w = EEGWindows.empty(['C3', 'Cz', 'C4'], 200.0, 400, ['left', 'right'])
+    >>> pick_windows(w, ['C4', 'C3'], source='demo').ch_names
+    ['C4', 'C3']
+    """
+    if channels is None:
+        return windows
+    index = channel_index(windows.ch_names, channels, source=source)
+    if index == list(range(windows.n_chans)):
+        return windows
+    return windows.pick_channels(index, [normalize_ch_name(c) for c in channels])

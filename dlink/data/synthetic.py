@@ -19,7 +19,10 @@ the frequency domain as a sum of:
 
 Subjects of the splits are disjoint (cross-subject): ids 1.. go to ``train``, then ``val``,
 ``test`` and ``pool``; every subject's draws depend only on ``(seed, subject id)``, so resizing
-one split does not change the subjects of another.
+one split does not change the subjects of another. Within-subject splits (``data.splits.by``:
+run or kfold) split the trials of the ``train``, ``val`` and ``test`` subjects (or of
+``data.subjects``) and keep the ``pool`` subjects as the pool; each subject's trials are numbered
+in order and cut into ``runs`` consecutive runs (1, 2, ...).
 
 Defaults: 22 channels, 200 Hz, 4-s windows; 15 windows per class and subject; subjects
 train 5 (300 windows), val 3 (180), test 5 (300), pool 17 (1020). Generation takes ~4-8 s on
@@ -100,6 +103,9 @@ class SyntheticOptions:
         RMS of the white sensor noise in uV.
     blink_rate_hz : float
         Mean number of eye blinks per second (frontal, ~50 uV at Fz).
+    runs : int
+        Runs per subject: the subject's trials, in order, are cut into this many equal runs
+        (window metadata only; the signals do not change).
     """
 
     seed: int = 0
@@ -113,6 +119,7 @@ class SyntheticOptions:
     alpha_uv: float = 12.0
     noise_uv: float = 4.0
     blink_rate_hz: float = 0.1
+    runs: int = 1
 
     def __post_init__(self) -> None:
         default = {"train": 5, "val": 3, "test": 5, "pool": 17}
@@ -124,11 +131,13 @@ class SyntheticOptions:
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"data.synthetic.subjects.{k} must be an integer >= 0, got {v!r}.")
         self.subjects = {k: subjects.get(k, default[k]) for k in default}
-        if self.subjects["train"] < 1 or self.subjects["test"] < 1:
-            raise ValueError(f"data.synthetic.subjects needs train >= 1 and test >= 1, got {self.subjects}.")
+        if self.subjects["train"] < 1:
+            raise ValueError(f"data.synthetic.subjects needs train >= 1, got {self.subjects}.")
         if not isinstance(self.trials_per_class, int) or self.trials_per_class < 1:
             raise ValueError(f"data.synthetic.trials_per_class must be an integer >= 1, "
                              f"got {self.trials_per_class!r}.")
+        if not isinstance(self.runs, int) or isinstance(self.runs, bool) or self.runs < 1:
+            raise ValueError(f"data.synthetic.runs must be an integer >= 1, got {self.runs!r}.")
         if not 0.0 <= self.erd_depth <= 1.0:
             raise ValueError(f"data.synthetic.erd_depth must be in [0, 1], got {self.erd_depth!r}.")
         for name in ("erd_depth_spread", "trial_jitter", "background_uv", "mu_uv", "alpha_uv",
@@ -163,7 +172,7 @@ def subject_ids(options: SyntheticOptions) -> dict[str, list[int]]:
 
 def make_synthetic(options: SyntheticOptions | dict | None = None, *, sfreq_hz: float = 200.0,
                    window_s: float = 4, n_classes: int = 4, l_freq_hz: float = 0.3,
-                   h_freq_hz: float = 75.0) -> dict[str, EEGWindows]:
+                   h_freq_hz: float = 75.0, within: bool = False) -> dict[str, EEGWindows]:
     """Generate the synthetic splits.
 
     Parameters
@@ -176,6 +185,8 @@ def make_synthetic(options: SyntheticOptions | dict | None = None, *, sfreq_hz: 
         4 (left hand, right hand, feet, tongue) or 2 (left hand, right hand).
     l_freq_hz, h_freq_hz : float
         Band of the generated signal (the spectrum is zero outside it, like a band-pass).
+    within : bool
+        The caller splits the labelled subjects' trials itself (no test subject needed).
 
     Returns
     -------
@@ -191,6 +202,9 @@ def make_synthetic(options: SyntheticOptions | dict | None = None, *, sfreq_hz: 
     """
     if not isinstance(options, SyntheticOptions):
         options = SyntheticOptions.from_dict(options)
+    if not within and options.subjects["test"] < 1:
+        raise ValueError(f"data.synthetic.subjects needs test >= 1 for a cross-subject split, got "
+                         f"{options.subjects} (within-subject splits need only train >= 1).")
     if n_classes not in CLASS_NAMES:
         raise ValueError(f"data.n_classes must be one of {sorted(CLASS_NAMES)} for the synthetic "
                          f"dataset, got {n_classes!r}.")
@@ -291,8 +305,9 @@ def _subject_windows(opt: SyntheticOptions, subject: int, classes: list[str], sf
     _add_blinks(X, trng, xy, sfreq, opt.blink_rate_hz, uv)
     X = X * (overall * ch_gain)[None, :, None]
     X += opt.noise_uv * uv * trng.standard_normal(X.shape)
+    trial = np.arange(n)
     return EEGWindows(X.astype(np.float32), y, np.full(n, subject), list(BCI2A_CH_NAMES), sfreq,
-                      classes)
+                      classes, run=1 + trial * opt.runs // n, trial=trial)
 
 
 def _add_blinks(X: np.ndarray, rng: np.random.Generator, xy: np.ndarray, sfreq: float,

@@ -14,7 +14,11 @@ bipolar derivations BIOT and CBraMod use), band-pass (LaBraM: 0.1-75 Hz), option
   ``data.window_s: 5``).
 
 Splits follow the corpus: ``eval`` -> ``test``; the ``train`` folder is split by subject into
-``train`` (80 %) and ``val`` (20 %, seeded, as LaBraM does); ``pool`` is empty.
+``train`` (80 %) and ``val`` (20 %, seeded, as LaBraM does); ``pool`` is empty. Within-subject
+splits (``data.subjects``, ids numbered 1.. in the sorted order of the subject tokens of both
+folders) read every recording of those subjects; windows carry the session and take number of
+their file name (``..._s002_t001.edf``: session 's002', run 1), and TUAB windows of one recording
+form one trial (they share its label), so that a recording never straddles two splits.
 """
 
 from __future__ import annotations
@@ -149,6 +153,45 @@ def _recordings(cfg: DataConfig, root: Path) -> list[tuple[str, Path, int]]:
 
 def _subject_token(cfg: DataConfig, file: Path) -> str:
     return file.name.split("_")[0] if cfg.name == "tuab" else file.parent.name
+
+
+def _session_run(file: Path) -> tuple[str, int]:
+    session, run = "", -1
+    for token in file.stem.split("_"):
+        if len(token) > 1 and token[0] == "s" and token[1:].isdigit():
+            session = token
+        elif len(token) > 1 and token[0] == "t" and token[1:].isdigit():
+            run = int(token[1:])
+    return session, run
+
+
+def read_tuh_within(cfg: DataConfig, *, verbose: bool = False) -> tuple[EEGWindows, EEGWindows]:
+    """Every recording of ``data.subjects`` for within-subject splits; returns ``(windows, pool)``."""
+    classes = TUAB_CLASSES if cfg.name == "tuab" else TUEV_CLASSES
+    if not cfg.subjects:
+        raise ValueError("data.subjects must list the subject(s) to read for within-subject splits, "
+                         "e.g. subjects: [1] (TUH subjects are numbered 1.. in sorted token order).")
+    root = _edf_root(cfg)
+    recs = _recordings(cfg, root)
+    tokens = sorted({_subject_token(cfg, f) for _, f, _ in recs})
+    ids = {t: i + 1 for i, t in enumerate(tokens)}
+    parts = []
+    for k, (_, f, label) in enumerate(recs):
+        sid = ids[_subject_token(cfg, f)]
+        if sid not in cfg.subjects:
+            continue
+        w = (read_tuab_recording(f, label, cfg, subject=sid) if cfg.name == "tuab"
+             else read_tuev_recording(f, cfg, subject=sid))
+        session, run = _session_run(f)
+        trial = np.full(len(w), k) if cfg.name == "tuab" else np.arange(len(w)) + 100_000 * k
+        parts.append(EEGWindows(w.X, w.y, w.subject, w.ch_names, w.sfreq, w.class_names,
+                                run=np.full(len(w), run), session=np.full(len(w), session), trial=trial))
+    if not parts:
+        raise ValueError(f"data.subjects {cfg.subjects} select no recording; TUH subjects here are "
+                         f"1-{len(tokens)}.")
+    n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
+    return EEGWindows.concat(parts), EEGWindows.empty(montage_names(cfg.montage), cfg.sfreq_hz, n_times,
+                                                      classes)
 
 
 def load_tuh(cfg: DataConfig, *, verbose: bool = False) -> dict[str, EEGWindows]:

@@ -28,6 +28,13 @@ class EEGWindows:
         Sampling rate in Hz.
     class_names : list of str
         Name of each class.
+    run : ndarray of int64, shape (n,), optional
+        Recording run of each window (EEGMMIDB's run number, a MOABB run index; -1: unknown).
+    session : ndarray of str, shape (n,), optional
+        Recording session of each window (BCI IV 2a 'T' or 'E'; '': unknown).
+    trial : ndarray of int64, shape (n,), optional
+        Trial (cue) index within the window's subject, session and run; windows cut from one
+        trial share it, so that splits keep them together (-1: every window is its own trial).
 
     Examples
     --------
@@ -42,18 +49,27 @@ class EEGWindows:
     ch_names: list[str]
     sfreq: float
     class_names: list[str] = field(default_factory=list)
+    run: np.ndarray | None = None
+    session: np.ndarray | None = None
+    trial: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.X = np.ascontiguousarray(self.X, dtype=np.float32)
         self.y = np.asarray(self.y, dtype=np.int64)
         self.subject = np.asarray(self.subject, dtype=np.int64)
+        n = self.X.shape[0] if self.X.ndim else 0
+        self.run = np.full(n, -1, np.int64) if self.run is None else np.asarray(self.run, np.int64)
+        self.session = (np.full(n, "", dtype="<U1") if self.session is None
+                        else np.asarray(self.session).astype(str))
+        self.trial = np.full(n, -1, np.int64) if self.trial is None else np.asarray(self.trial, np.int64)
         self.ch_names = [str(c) for c in self.ch_names]
         self.class_names = [str(c) for c in self.class_names]
         self.sfreq = float(self.sfreq)
         if self.X.ndim != 3:
             raise ValueError(f"EEGWindows.X must have shape (n, n_chans, n_times), got {self.X.shape}.")
         n = self.X.shape[0]
-        for name, arr in (("y", self.y), ("subject", self.subject)):
+        for name, arr in (("y", self.y), ("subject", self.subject), ("run", self.run),
+                          ("session", self.session), ("trial", self.trial)):
             if arr.shape != (n,):
                 raise ValueError(f"EEGWindows.{name} must have shape ({n},) to match X {self.X.shape}, "
                                  f"got {arr.shape}.")
@@ -93,7 +109,19 @@ class EEGWindows:
     def subset(self, index) -> EEGWindows:
         """Windows selected by a boolean mask or an index array (copies)."""
         return EEGWindows(self.X[index], self.y[index], self.subject[index], list(self.ch_names),
-                          self.sfreq, list(self.class_names))
+                          self.sfreq, list(self.class_names), run=self.run[index],
+                          session=self.session[index], trial=self.trial[index])
+
+    def pick_channels(self, index, ch_names) -> EEGWindows:
+        """The same windows with the channels ``index`` (in that order), named ``ch_names``."""
+        return EEGWindows(self.X[:, index], self.y, self.subject, list(ch_names), self.sfreq,
+                          list(self.class_names), run=self.run, session=self.session,
+                          trial=self.trial)
+
+    def with_classes(self, class_names) -> EEGWindows:
+        """The same windows with another list of class names (e.g. the first ``n`` classes)."""
+        return EEGWindows(self.X, self.y, self.subject, list(self.ch_names), self.sfreq,
+                          list(class_names), run=self.run, session=self.session, trial=self.trial)
 
     @classmethod
     def concat(cls, parts: list[EEGWindows]) -> EEGWindows:
@@ -109,7 +137,9 @@ class EEGWindows:
                                  "class_names must match.")
         return cls(np.concatenate([p.X for p in parts]), np.concatenate([p.y for p in parts]),
                    np.concatenate([p.subject for p in parts]), list(ref.ch_names), ref.sfreq,
-                   list(ref.class_names))
+                   list(ref.class_names), run=np.concatenate([p.run for p in parts]),
+                   session=np.concatenate([p.session for p in parts]),
+                   trial=np.concatenate([p.trial for p in parts]))
 
     def class_counts(self) -> dict[str, int]:
         """Number of windows per class name (classes without windows count 0)."""
@@ -127,4 +157,6 @@ class EEGWindows:
             "sfreq_hz": self.sfreq,
             "window_samples": self.n_times,
             "subjects": sorted(int(s) for s in np.unique(self.subject)),
+            "runs": sorted(int(r) for r in np.unique(self.run) if r >= 0),
+            "sessions": sorted(str(s) for s in np.unique(self.session) if s),
         }

@@ -82,3 +82,26 @@ def test_local_loader_finds_true_labels_and_splits_by_subject(tmp_path, monkeypa
     (tmp_path / "true_labels" / "A03E.mat").unlink()
     with pytest.raises(FileNotFoundError, match=r"true labels of A03E\.gdf were not found"):
         bci2a.load_bci2a(cfg)
+
+
+def test_within_subject_split_by_session(tmp_path, monkeypatch):
+    (tmp_path / "A01E.mat").parent.mkdir(exist_ok=True)
+    savemat(tmp_path / "A01E.mat", {"classlabel": np.array([[1], [2], [3]])})
+    for sess in "TE":
+        (tmp_path / f"A01{sess}.gdf").write_bytes(b"placeholder")
+
+    def fake_read_raw(file, **kwargs):
+        return _session_raw(["783"] * 3 if file.name.endswith("E.gdf") else ["769", "770", "771", "772"])
+
+    monkeypatch.setattr(bci2a, "read_raw", fake_read_raw)
+    cfg = DataConfig(name="bci2a", path=str(tmp_path), subjects=[1], channels=["C4", "C3", "Cz"],
+                     splits={"by": "session", "train": ["T"], "test": ["E"], "val_fraction": 0.25})
+    from dlink.data import load_dataset
+
+    ds = load_dataset(cfg, use_cache=False)
+    assert len(ds["test"]) == 3 and set(ds["test"].session) == {"E"} and ds["test"].y.tolist() == [0, 1, 2]
+    assert len(ds["train"]) + len(ds["val"]) == 4 and set(ds["train"].session) == {"T"}
+    assert ds["train"].ch_names == ["C4", "C3", "Cz"] and ds["train"].n_chans == 3
+    assert ds["test"].trial.tolist() == [0, 1, 2]
+    assert [bci2a.moabb_session_name(s) for s in ("0train", "1test", "session_T", "session_E")] == \
+        ["T", "E", "T", "E"]

@@ -7,6 +7,7 @@ import pytest
 
 from dlink.data import load_dataset
 from dlink.data.config import DataConfig
+from dlink.data._checks import DataFileError
 from dlink.data.eegmmidb import CLASS_NAMES, load_eegmmidb, read_run, run_file
 from tests.conftest import EEGBCI_DATA, needs_shared
 
@@ -62,5 +63,41 @@ def test_load_dataset_splits_and_two_class_option(tmp_path):
 def test_missing_run_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"S001R08\.edf.*does not exist"):
         load_eegmmidb(_cfg(runs=[8]))
-    with pytest.raises(ValueError, match="Invalid value for the 'data.runs' parameter: got 3"):
-        load_eegmmidb(_cfg(runs=[3]))
+    with pytest.raises(ValueError, match="Invalid value for the 'data.runs' parameter: got 2.*baselines"):
+        load_eegmmidb(_cfg(runs=[2]))
+
+
+def test_within_subject_kfold_on_subject_1(tmp_path):
+    """Runs 4 and 6 (30 trials, 4 classes), 5 stratified folds: 18 train / 6 val / 6 test."""
+    seen = []
+    for fold in range(5):
+        ds = load_dataset(_cfg(subjects=[1], splits={"by": "kfold", "folds": 5, "fold": fold}),
+                          cache_dir=tmp_path)
+        assert [len(ds[k]) for k in ("train", "val", "test", "pool")] == [18, 6, 6, 0]
+        assert sorted(set(ds["test"].run.tolist())) == [4, 6]
+        seen += [(int(r), int(t)) for r, t in zip(ds["test"].run, ds["test"].trial)]
+    assert len(set(seen)) == 30 == len(seen)  # every trial is tested exactly once
+    assert len(list(tmp_path.glob("*.npz"))) == 1  # the folds share one cache file
+
+
+def test_executed_runs_as_the_teacher_pool_and_board_channels(tmp_path):
+    """A copy of run 4 posing as executed-movement run 3 goes to the pool by its run number."""
+    import shutil
+
+    src = run_file(EEGBCI_DATA, 1, 4)
+    root = tmp_path / "data"
+    dst = run_file(root, 1, 3).parent
+    dst.mkdir(parents=True)
+    for r in (3, 4):
+        shutil.copyfile(src, dst / f"S001R{r:02d}.edf")
+    channels = ["FC3", "FC4", "C3", "Cz", "C4", "CP3", "CP4", "Pz"]
+    cfg = _cfg(path=str(root), runs=[4], subjects=[1], n_classes=2, channels=channels,
+               splits={"by": "kfold", "folds": 3, "fold": 0, "pool": {"runs": [3]}})
+    ds = load_dataset(cfg, cache_dir=tmp_path / "cache")
+    assert len(ds["pool"]) == 15 and set(ds["pool"].run.tolist()) == {3}
+    assert ds["pool"].class_counts() == {"left_fist": 8, "right_fist": 7}  # T1/T2 of an executed run
+    assert sum(len(ds[k]) for k in ("train", "val", "test")) == 15
+    assert all(ds[k].ch_names == channels and ds[k].n_chans == 8 for k in ds)
+    with pytest.raises(DataFileError, match=r"S001R04\.edf: channel\(s\) \['A1'\] of data.channels"):
+        load_dataset(_cfg(path=str(root), runs=[4], subjects=[1], channels=["C3", "A1"],
+                          splits={"by": "kfold", "folds": 3}), use_cache=False)

@@ -93,6 +93,8 @@ def test_data_config_validation_names_the_key(data, match):
 
 
 def test_overlapping_subject_ranges_are_rejected():
-    cfg = config_from_dict({"data": {"name": "eegmmidb", "splits": {"train": [1, 10], "test": [10, 12]}}})
+    with pytest.raises(ConfigError, match="overlap; splits must be disjoint"):
+        config_from_dict({"data": {"name": "eegmmidb", "splits": {"train": [1, 10], "test": [10, 12]}}})
+    cfg = config_from_dict({"data": {"name": "eegmmidb"}})
     with pytest.raises(ValueError, match="overlap; splits must be disjoint"):
-        cfg.data.split_ranges({})
+        cfg.data.split_ranges({"train": (1, 10), "test": (10, 12)})

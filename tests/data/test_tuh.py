@@ -94,3 +94,17 @@ def test_tuh_bad_input(tmp_path):
         load_dataset(DataConfig(name="tuab", path=str(tmp_path), n_classes=2), use_cache=False)
     with pytest.raises(ValueError, match="data.path must point to the local TUH"):
         load_dataset(DataConfig(name="tuev", n_classes=6), use_cache=False)
+
+
+def test_tuab_within_subject_keeps_a_recording_in_one_split(tmp_path):
+    root = _tuab_tree(tmp_path / "tuab")
+    cfg = DataConfig(name="tuab", path=str(root), window_s=10, n_classes=2, subjects=[1, 2, 3, 4],
+                     splits={"by": "kfold", "folds": 2, "fold": 0, "val_fraction": 0.5})
+    ds = load_dataset(cfg, cache_dir=tmp_path / "cache")
+    assert sorted(set(ds["test"].subject.tolist()) | set(ds["train"].subject.tolist())
+                  | set(ds["val"].subject.tolist())) == [1, 2, 3, 4]
+    for name in ("train", "val", "test"):  # a subject's single recording never straddles two splits
+        others = [k for k in ("train", "val", "test") if k != name]
+        assert not set(ds[name].subject.tolist()) & {s for k in others for s in ds[k].subject.tolist()}
+    assert set(ds["test"].session.tolist()) == {"s001"} and set(ds["test"].run.tolist()) == {0}
+    assert sorted(ds["test"].class_counts().values()) == [1 * len(ds["test"]) // 2] * 2  # one per class
