@@ -31,7 +31,7 @@ import numpy as np
 from ._checks import DataFileError
 from .config import DataConfig
 from .montage import BCI2A_CH_NAMES, pick_windows
-from .preprocess import annotation_onsets, cut_windows, preprocess_raw, read_raw
+from .preprocess import annotation_onsets, causal_design, cut_windows, preprocess_raw, read_raw
 from .windows import EEGWindows
 
 logger = logging.getLogger(__name__)
@@ -72,8 +72,9 @@ def session_windows(raw, file: str | Path, cfg: DataConfig, *, subject: int,
     raw.rename_channels(dict(zip(raw.ch_names, BCI2A_CH_NAMES)), verbose="error")
     raw.set_channel_types({c: "eeg" for c in raw.ch_names}, verbose="error")
     _fill_nan(raw, file)
-    preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz, h_freq_hz=cfg.h_freq_hz,
-                   notch_hz=cfg.notch_hz, required=BCI2A_CH_NAMES)
+    raw = preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz,
+                         h_freq_hz=cfg.h_freq_hz, notch_hz=cfg.notch_hz, required=BCI2A_CH_NAMES,
+                         causal=causal_design(cfg))
     if true_labels is None:
         onsets, y = annotation_onsets(raw, file, CUE_CODES, what="BCI IV 2a cue (769-772)")
     else:
@@ -172,8 +173,9 @@ def _moabb_subject(cfg: DataConfig, subject: int) -> list[EEGWindows]:
             # MOABB's events mark the trial start; the window is t = 2-6 s of the trial
             start_s = (events[keep, 0] - raw.first_samp) / raw.info["sfreq"] + 2.0
             raw.pick(list(BCI2A_CH_NAMES))
-            preprocess_raw(raw, where, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz,
-                           h_freq_hz=cfg.h_freq_hz, notch_hz=cfg.notch_hz, required=BCI2A_CH_NAMES)
+            raw = preprocess_raw(raw, where, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz,
+                                 h_freq_hz=cfg.h_freq_hz, notch_hz=cfg.notch_hz,
+                                 required=BCI2A_CH_NAMES, causal=causal_design(cfg))
             onsets = np.round(start_s * cfg.sfreq_hz).astype(np.int64)
             y = np.array([codes[c] for c in events[keep, 2]], dtype=np.int64)
             n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))

@@ -47,12 +47,18 @@ def config_key(cfg, *, replace: dict | None = None) -> str:
     d.update(replace or {})
     for k in _NOT_IN_KEY:
         d.pop(k, None)
+    if d.get("preprocessing", "zero_phase") == "zero_phase":
+        # the causal section changes nothing then; keys of zero-phase configs stay as they were
+        d.pop("preprocessing", None)
+        d.pop("causal", None)
     if d.get("path"):
         d["path"] = str(Path(d["path"]).expanduser().resolve())
     if d.get("name") == "synthetic":  # key on the resolved options, so new defaults rebuild
         from .synthetic import GENERATOR_VERSION, SyntheticOptions
 
         d["synthetic"] = SyntheticOptions.from_dict(d.get("synthetic")).to_dict()
+        if not d["synthetic"].get("continuous"):  # the windowed generator, keyed as before
+            d["synthetic"].pop("continuous", None)
         d["generator_version"] = GENERATOR_VERSION
     blob = json.dumps({"v": CACHE_VERSION, "cfg": d}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -5,6 +5,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DATASETS = ("synthetic", "eegmmidb", "bci2a", "tuev", "tuab")
+#: data.preprocessing: MNE's zero-phase FIR filters (offline) or the causal front end (streamable).
+PREPROCESSING = ("zero_phase", "causal")
+#: Sampling rate of each dataset's recordings (what a board's ADC would deliver); None: mixed.
+NATIVE_SFREQ_HZ = {"synthetic": 250.0, "eegmmidb": 160.0, "bci2a": 250.0, "tuev": None, "tuab": None}
+
+
+@dataclass
+class CausalConfig:
+    """The ``data.causal`` section: the streaming front end that training and firmware share.
+
+    Per channel, in float32, running forward in time with its state carried across the whole
+    recording: an optional notch (``scipy.signal.iirnotch`` at ``data.notch_hz``), a Butterworth
+    band-pass ``data.l_freq_hz``-``data.h_freq_hz`` as second-order sections
+    (``scipy.signal.butter(..., output="sos")``), then a polyphase rational resampler from the
+    ADC rate to ``data.sfreq_hz`` (the anti-aliasing FIR that ``scipy.signal.resample_poly``
+    designs, applied causally). See :mod:`dlink.data.causal`.
+    """
+
+    #: The board's ADC rate, which every recording must have (Hz). None: the dataset's native
+    #: rate (eegmmidb 160, bci2a 250, synthetic 250). Training recordings at another rate are
+    #: first brought to it with MNE (offline, as if they had been recorded at that rate).
+    input_sfreq_hz: float | None = None
+    #: Butterworth order of the band-pass (a band-pass of order N is N biquad sections).
+    bandpass_order: int = 4
+    #: Quality factor of the notch (bandwidth = notch_hz / notch_q).
+    notch_q: float = 30.0
+    #: Resampler FIR length: 2 * resample_half_width * max(up, down) taps (resample_poly's 10).
+    resample_half_width: int = 10
+
+    def validate(self) -> None:
+        if self.input_sfreq_hz is not None and self.input_sfreq_hz <= 0:
+            raise ValueError(f"data.causal.input_sfreq_hz must be > 0 (or null for the dataset's "
+                             f"native rate), got {self.input_sfreq_hz!r}.")
+        if not 1 <= self.bandpass_order <= 8:
+            raise ValueError(f"data.causal.bandpass_order must be in 1..8, got {self.bandpass_order!r}.")
+        if self.notch_q <= 0:
+            raise ValueError(f"data.causal.notch_q must be > 0, got {self.notch_q!r}.")
+        if not 1 <= self.resample_half_width <= 64:
+            raise ValueError(f"data.causal.resample_half_width must be in 1..64, got "
+                             f"{self.resample_half_width!r}.")
 
 
 @dataclass
@@ -55,6 +95,12 @@ class DataConfig:
     exclude_subjects: list[int] | None = None
     #: On-disk cache of preprocessed windows (None: $DLINK_CACHE_DIR or ~/.cache/dlink/data).
     cache_dir: str | None = None
+    #: "zero_phase": MNE's zero-phase FIR notch/band-pass and resampling (offline only).
+    #: "causal": the streaming front end of data.causal (what the board computes), applied to the
+    #: continuous recording before windowing; the firmware's generated front end does the same.
+    preprocessing: str = field(default="zero_phase", metadata={"choices": PREPROCESSING})
+    #: Parameters of the causal front end (used when preprocessing is "causal").
+    causal: CausalConfig = field(default_factory=CausalConfig)
 
     def validate(self) -> None:
         """Check values that the dataclass types alone cannot (called by the config loader)."""
@@ -86,6 +132,14 @@ class DataConfig:
             if repeated:
                 raise ValueError(f"data.channels names {repeated} more than once; each channel once.")
             self.channels = names
+        if self.preprocessing == "causal":
+            rate = self.adc_sfreq_hz()
+            if rate is not None and self.h_freq_hz >= rate / 2:
+                raise ValueError(f"data.h_freq_hz={self.h_freq_hz!r} must be below the Nyquist frequency "
+                                 f"{rate / 2:g} Hz of the ADC rate data.causal.input_sfreq_hz={rate:g}.")
+            if rate is not None and self.notch_hz is not None and self.notch_hz >= rate / 2:
+                raise ValueError(f"data.notch_hz={self.notch_hz!r} must be below the Nyquist frequency "
+                                 f"{rate / 2:g} Hz of the ADC rate data.causal.input_sfreq_hz={rate:g}.")
         if self.name == "synthetic":
             from .synthetic import SyntheticOptions
 
@@ -98,6 +152,13 @@ class DataConfig:
             if not spec.within and opts.subjects["test"] < 1:
                 raise ValueError(f"data.synthetic.subjects needs test >= 1 for a cross-subject split, got "
                                  f"{opts.subjects} (within-subject splits need only train >= 1).")
+
+    def adc_sfreq_hz(self) -> float | None:
+        """The ADC rate of the causal front end: ``causal.input_sfreq_hz`` or the dataset's native
+        rate (None for datasets of mixed rates: TUH)."""
+        if self.causal.input_sfreq_hz is not None:
+            return float(self.causal.input_sfreq_hz)
+        return NATIVE_SFREQ_HZ.get(self.name)
 
     def resolved_window_s(self) -> int:
         """The window length in seconds (the dataset's default when ``window_s`` is None)."""

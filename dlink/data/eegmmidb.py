@@ -27,7 +27,8 @@ from dlink._check import check_option
 from ._checks import DataFileError
 from .config import DataConfig
 from .montage import pick_windows
-from .preprocess import annotation_onsets, cut_windows, normalize_channels, preprocess_raw, read_raw
+from .preprocess import (annotation_onsets, causal_design, cut_windows, normalize_channels,
+                         preprocess_raw, read_raw)
 from .windows import EEGWindows
 
 logger = logging.getLogger(__name__)
@@ -89,8 +90,9 @@ def read_run(file: str | Path, run: int, cfg: DataConfig, *, subject: int = 0) -
     raw = read_raw(file, what="EEGMMIDB recording",
                    fix="Fetch it with mne.datasets.eegbci.load_data(subject, runs, path=...).")
     normalize_channels(raw, file)
-    preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz, h_freq_hz=cfg.h_freq_hz,
-                   notch_hz=cfg.notch_hz, min_channels=N_CHANNELS)
+    raw = preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz,
+                         h_freq_hz=cfg.h_freq_hz, notch_hz=cfg.notch_hz, min_channels=N_CHANNELS,
+                         causal=causal_design(cfg))
     kind = "imagery" if run in HAND_RUNS + FEET_RUNS else "executed-movement"
     onsets, codes = annotation_onsets(raw, file, labels, what=f"EEGMMIDB {kind} (T1/T2)")
     n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))

@@ -110,10 +110,14 @@ def _read_within(cfg: DataConfig, *, verbose: bool) -> dict[str, EEGWindows]:
     """Every window of the subjects of a within-subject split, and the pool that comes with it."""
     if cfg.name == "synthetic":
         from .synthetic import make_synthetic
+        from .synthetic_recording import make_synthetic_recordings
 
-        ds = make_synthetic(cfg.synthetic, sfreq_hz=cfg.sfreq_hz, window_s=cfg.resolved_window_s(),
-                            n_classes=cfg.n_classes, l_freq_hz=cfg.l_freq_hz, h_freq_hz=cfg.h_freq_hz,
-                            within=True)
+        if cfg.preprocessing == "causal" or cfg.synthetic.get("continuous"):
+            ds = make_synthetic_recordings(cfg, within=True)
+        else:
+            ds = make_synthetic(cfg.synthetic, sfreq_hz=cfg.sfreq_hz, window_s=cfg.resolved_window_s(),
+                                n_classes=cfg.n_classes, l_freq_hz=cfg.l_freq_hz,
+                                h_freq_hz=cfg.h_freq_hz, within=True)
         windows = EEGWindows.concat([ds[k] for k in ("train", "val", "test") if len(ds[k])])
         if cfg.subjects:
             unknown = sorted(set(cfg.subjects) - set(windows.subject.tolist()))
@@ -138,6 +142,10 @@ def _read_within(cfg: DataConfig, *, verbose: bool) -> dict[str, EEGWindows]:
 
 
 def _build(cfg: DataConfig, *, verbose: bool) -> dict[str, EEGWindows]:
+    if cfg.name == "synthetic" and (cfg.preprocessing == "causal" or cfg.synthetic.get("continuous")):
+        from .synthetic_recording import make_synthetic_recordings
+
+        return make_synthetic_recordings(cfg)
     if cfg.name == "synthetic":
         from .synthetic import make_synthetic
 

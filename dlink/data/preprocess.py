@@ -2,8 +2,10 @@
 
 ``read_raw`` checks the file (exists, EDF header complete) and reads it; ``preprocess_raw`` keeps
 the EEG channels under standard 10-20 names, checks the sampling rate and the signals (NaN, flat),
-then notch-filters (optional), band-passes and resamples to the target rate; ``cut_windows`` cuts
-windows at event onsets in units of 100 uV.
+then notch-filters (optional), band-passes and resamples to the target rate: with MNE's zero-phase
+filters, or, for ``data.preprocessing: causal``, with the causal front end of
+:mod:`dlink.data.causal` run over the whole continuous recording (what the board computes);
+``cut_windows`` cuts windows at event onsets in units of 100 uV.
 """
 
 from __future__ import annotations
@@ -69,10 +71,22 @@ def normalize_channels(raw, file: str | Path, *, eeg_only: bool = True):
     return raw
 
 
+def causal_design(cfg):
+    """The causal front end's design for a ``data:`` config, or None in zero-phase mode."""
+    if getattr(cfg, "preprocessing", "zero_phase") != "causal":
+        return None
+    from .causal import design_from_config
+
+    return design_from_config(cfg)
+
+
 def preprocess_raw(raw, file: str | Path, *, sfreq_hz: float, l_freq_hz: float, h_freq_hz: float,
                    notch_hz: float | None = None, required: tuple[str, ...] | list[str] = (),
-                   min_channels: int = 1):
-    """Check and filter a Raw in place; returns it at ``sfreq_hz`` with only the channels kept.
+                   min_channels: int = 1, causal=None):
+    """Check and filter a Raw; returns it at ``sfreq_hz`` with only the channels kept.
+
+    Zero-phase mode filters ``raw`` in place and returns it; with ``causal`` the returned Raw is a
+    new one (use the return value).
 
     Parameters
     ----------
@@ -86,6 +100,11 @@ def preprocess_raw(raw, file: str | Path, *, sfreq_hz: float, l_freq_hz: float, 
         Channels that must be present; when given, exactly these are kept, in this order.
     min_channels : int
         Fewest channels accepted.
+    causal : dlink.data.causal.CausalDesign | None
+        Run this causal front end (notch, band-pass, resampler; its own coefficients) instead of
+        MNE's zero-phase filters (see :func:`causal_design`). A recording at another rate than the
+        design's ADC rate is first brought to it with MNE's resampling (offline, as if it had been
+        recorded at that rate).
     """
     check_channels(file, raw.ch_names, required, min_channels=min_channels)
     if required:
@@ -93,6 +112,14 @@ def preprocess_raw(raw, file: str | Path, *, sfreq_hz: float, l_freq_hz: float, 
     sfreq = float(raw.info["sfreq"])
     check_sfreq(file, sfreq, h_freq_hz)
     check_signals(file, raw.get_data(), raw.ch_names)
+    if causal is not None:
+        from .causal import causal_raw
+
+        if abs(sfreq - causal.input_sfreq_hz) > 1e-6:
+            logger.info("%s: resampling %g -> %g Hz (the ADC rate of data.causal) before the causal "
+                        "front end", file, sfreq, causal.input_sfreq_hz)
+            raw.resample(causal.input_sfreq_hz, verbose="error")
+        return causal_raw(raw, causal, file)
     if notch_hz is not None:
         if notch_hz >= sfreq / 2:
             raise DataFileError(f"{file}: data.notch_hz={notch_hz:g} is above the Nyquist frequency "

@@ -106,6 +106,12 @@ class SyntheticOptions:
     runs : int
         Runs per subject: the subject's trials, in order, are cut into this many equal runs
         (window metadata only; the signals do not change).
+    continuous : bool
+        Join each subject's trials into one continuous recording at the ADC rate, with the full
+        band (DC to Nyquist), and preprocess it like a real recording (zero-phase or causal, per
+        ``data.preprocessing``; see :mod:`dlink.data.synthetic_recording`). Always on with
+        ``data.preprocessing: causal``. False: band-limited windows made directly at
+        ``data.sfreq_hz`` (the default generator).
     """
 
     seed: int = 0
@@ -120,6 +126,7 @@ class SyntheticOptions:
     noise_uv: float = 4.0
     blink_rate_hz: float = 0.1
     runs: int = 1
+    continuous: bool = False
 
     def __post_init__(self) -> None:
         default = {"train": 5, "val": 3, "test": 5, "pool": 17}
@@ -140,6 +147,8 @@ class SyntheticOptions:
             raise ValueError(f"data.synthetic.runs must be an integer >= 1, got {self.runs!r}.")
         if not 0.0 <= self.erd_depth <= 1.0:
             raise ValueError(f"data.synthetic.erd_depth must be in [0, 1], got {self.erd_depth!r}.")
+        if not isinstance(self.continuous, bool):
+            raise ValueError(f"data.synthetic.continuous must be true or false, got {self.continuous!r}.")
         for name in ("erd_depth_spread", "trial_jitter", "background_uv", "mu_uv", "alpha_uv",
                      "noise_uv", "blink_rate_hz"):
             if float(getattr(self, name)) < 0:

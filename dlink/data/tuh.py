@@ -31,7 +31,8 @@ import numpy as np
 from ._checks import DataFileError
 from .config import DataConfig
 from .montage import TCP_BIPOLAR, TUH_REFERENTIAL
-from .preprocess import cut_windows, fixed_windows, normalize_channels, preprocess_raw, read_raw
+from .preprocess import (causal_design, cut_windows, fixed_windows, normalize_channels, preprocess_raw,
+                         read_raw)
 from .windows import EEGWindows
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def _read(file: Path, cfg: DataConfig):
     raw = read_raw(file, what="TUH recording")
     normalize_channels(raw, file, eeg_only=False)  # TUH types every channel as EEG
     return preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz,
-                          h_freq_hz=cfg.h_freq_hz, notch_hz=cfg.notch_hz, required=TUH_REFERENTIAL)
+                          h_freq_hz=cfg.h_freq_hz, notch_hz=cfg.notch_hz, required=TUH_REFERENTIAL,
+                          causal=causal_design(cfg))
 
 
 def read_tuab_recording(file: str | Path, label: int, cfg: DataConfig, *, subject: int = 0) -> EEGWindows:
