@@ -221,6 +221,7 @@ def run_bench(run_dir: str | Path, *, cfg: BenchConfig | None = None, build_boar
         "metrics_json": str(run.metrics) if metrics is not None else None,
     }
     report["speedup"] = _speedups(report)
+    report["realtime"] = realtime_budget(run)
     from dlink.bench.report import headline_rows
 
     report["headline"] = headline_rows(report, default_board=cfg.boards[0] if cfg.boards else None)
@@ -240,6 +241,23 @@ def run_bench(run_dir: str | Path, *, cfg: BenchConfig | None = None, build_boar
     run.write_stamp("bench", inputs=inputs,
                     outputs=[*outputs, *(bench_dir / "plots" / p for p in report["plots"])])
     return report
+
+
+def realtime_budget(run: RunDir) -> dict[str, Any] | None:
+    """The streaming app's real-time budget per board (:mod:`dlink.firmware.budget`), for runs with
+    causal preprocessing; None for others (no streaming front end to budget)."""
+    try:
+        from dlink.config import load_config
+        from dlink.firmware.budget import budget_rows
+
+        if not run.config.is_file() or load_config(run.config).data.preprocessing != "causal":
+            return None
+        rows = budget_rows(run.path)
+    except Exception as e:  # the report still comes out; the reason is in it
+        logger.warning("real-time budget not computed: %s", e)
+        return {"status": "failed", "error": f"{type(e).__name__}: {e}", "rows": []}
+    return {"status": "measured" if any(r["verdict"] != "not measured" for r in rows) else "not measured",
+            "rows": rows, "over_realtime": [r["board"] for r in rows if r.get("over_realtime")]}
 
 
 def run_bench_config(run: RunDir) -> BenchConfig:

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from dlink.bench.bench import run_bench_config, run_bench
-    from dlink.bench.report import headline_text
+    from dlink.bench.report import headline_text, realtime_text
     from dlink.rundir import RunDir
 
     cfg = run_bench_config(RunDir(args.run_dir))
@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     report = run_bench(args.run_dir, cfg=cfg, build_boards=args.boards, serial=args.serial,
                        serial_board=args.serial_board, npz=args.npz, verbose=args.verbose)
     print(headline_text(report))
+    if report.get("realtime"):
+        print("\nreal-time budget of the streaming app:\n" + realtime_text(report))
     bench = RunDir(args.run_dir).bench_dir
     print(f"\nreport: {bench / 'report.md'}, {bench / 'report.json'}")
     print(f"plots: {', '.join(str(bench / 'plots' / p) for p in report['plots'])}")

@@ -178,6 +178,29 @@ def board_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             for b in (report.get("boards") or {}).values()]
 
 
+def realtime_text(report: dict[str, Any], *, markdown: bool = False) -> str:
+    """The streaming budget table (per board) and a line per board that cannot keep up; "" when the
+    run has no streaming front end."""
+    rt = report.get("realtime") or {}
+    if not rt:
+        return ""
+    from dlink.firmware.budget import BUDGET_COLUMNS
+
+    rows = rt.get("rows") or []
+    notes = ["CPU duty = (front end per frame x ADC rate + model per inference / hop) / clock. QEMU counts "
+             "instructions, not cycles, so on emulated boards and boards using their counts it is a lower "
+             "bound; a board over 100% cannot keep up with the configured hop."]
+    notes += [f"{b}: over 100% of the CPU for the configured hop (real time impossible at its clock)"
+              for b in rt.get("over_realtime") or []]
+    if rt.get("status") == "not measured":
+        cmd = next((r.get("command") for r in rows if r.get("command")), "dlink flash RUN --stream REC")
+        notes.append(f"not measured: stream a recording first, e.g. `{cmd}`")
+    if rt.get("error"):
+        notes.append(f"failed: {rt['error']}")
+    sep = "\n\n" if markdown else "\n"
+    return format_table(rows, BUDGET_COLUMNS, markdown=markdown) + sep + ("  \n" if markdown else "\n").join(notes)
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     """report.md: headline, runtimes, boards, confusion matrices, plots."""
     d = report.get("dataset", {})
@@ -190,6 +213,8 @@ def to_markdown(report: dict[str, Any]) -> str:
              "cycles/inference: DWT cycles on a real board. flash: .text + .data of the ELF (test "
              "vectors excluded where the firmware reports them apart); RAM: .data + .bss (the arena "
              "included) + the reserved stack, from the ELF; stack peak: measured by the app."]
+    if report.get("realtime"):
+        parts += ["", "## Real-time budget (streaming app, per hop)", "", realtime_text(report, markdown=True)]
     names = d.get("class_names")
     for name, e in (report.get("runtimes") or {}).items():
         conf = (e.get("metrics") or {}).get("confusion")

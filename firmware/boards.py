@@ -27,7 +27,8 @@ _MIB = 1024 * 1024
 #: ``ram_origin``/``ram_bytes`` (the linker script's FLASH and RAM regions), ``flash_region`` and
 #: ``ram_region`` (what those regions are on the board), ``counter`` ("instructions" or
 #: "cycles"), ``stack_bytes`` (default stack reservation), ``backends`` (runtime kernel backends
-#: the core can run), ``pyocd_target`` (real boards), ``description``.
+#: the core can run), ``pyocd_target`` (real boards), ``cpu_hz`` (the core clock: the real board's,
+#: or the FPGA image's nominal SYSCLK that QEMU models), ``description``.
 BOARDS: dict[str, dict[str, Any]] = {
     "mps2-an386": {
         "core": "cortex-m4",
@@ -39,6 +40,7 @@ BOARDS: dict[str, dict[str, Any]] = {
         "stack_bytes": 32 * _KIB,
         "backends": ("ref", "dsp"),
         "pyocd_target": None,
+        "cpu_hz": 25_000_000,  # MPS2 FPGA SYSCLK (QEMU hw/arm/mps2.c)
         "description": "Arm MPS2 + AN386 (Cortex-M4F), emulated by QEMU (the default board)",
     },
     "mps2-an500": {
@@ -51,6 +53,7 @@ BOARDS: dict[str, dict[str, Any]] = {
         "stack_bytes": 32 * _KIB,
         "backends": ("ref", "dsp"),
         "pyocd_target": None,
+        "cpu_hz": 25_000_000,  # MPS2 FPGA SYSCLK (QEMU hw/arm/mps2.c)
         "description": "Arm MPS2 + AN500 (Cortex-M7, double-precision FPU), emulated by QEMU",
     },
     "mps2-an505": {
@@ -64,6 +67,7 @@ BOARDS: dict[str, dict[str, Any]] = {
         "stack_bytes": 32 * _KIB,
         "backends": ("ref", "dsp"),
         "pyocd_target": None,
+        "cpu_hz": 20_000_000,  # MAINCLK (QEMU hw/arm/mps2-tz.c)
         "description": "Arm MPS2 + AN505 (Cortex-M33, TrustZone, runs Secure), emulated by QEMU",
     },
     "mps3-an547": {
@@ -76,6 +80,7 @@ BOARDS: dict[str, dict[str, Any]] = {
         "stack_bytes": 32 * _KIB,
         "backends": ("ref", "dsp"),
         "pyocd_target": None,
+        "cpu_hz": 32_000_000,  # MAINCLK (QEMU hw/arm/mps2-tz.c)
         "description": "Arm MPS3 + AN547 (Cortex-M55 with Helium, SSE-300), emulated by QEMU",
     },
     "nrf52840": {

@@ -9,6 +9,27 @@ OPT_LEVELS = ("0", "1", "2", "3", "s")
 
 
 @dataclass
+class StreamConfig:
+    """The ``firmware.stream`` section: the board's ADC frames and decision rate (the streaming
+    front end generated from ``data.causal``; see ``dlink flash RUN --stream RECORDING``)."""
+
+    #: Seconds between decisions (a whole number of samples at data.sfreq_hz).
+    hop_s: float = 0.5
+    #: ADC sample type of one frame: "int32" (a 24-bit converter such as the ADS1299, sign-extended)
+    #: or "int16".
+    adc: str = field(default="int32", metadata={"choices": ("int32", "int16")})
+    #: Microvolts per ADC count, gain included (ADS1299, 4.5 V reference, gain 24:
+    #: 4.5 / 24 / 2^23 V = 0.02235174 uV).
+    adc_lsb_uv: float = 0.02235174
+
+    def validate(self) -> None:
+        if not self.hop_s > 0:
+            raise ValueError(f"firmware.stream.hop_s must be > 0, got {self.hop_s!r}.")
+        if not self.adc_lsb_uv > 0:
+            raise ValueError(f"firmware.stream.adc_lsb_uv must be > 0, got {self.adc_lsb_uv!r}.")
+
+
+@dataclass
 class FirmwareConfig:
     board: str = "mps2-an386"
     #: Kernel backend: ref (portable C), dsp (SMLAD dual 16-bit multiply-accumulate; bit-exact with
@@ -24,6 +45,9 @@ class FirmwareConfig:
     #: Real board: serial baud rate and how long to wait for the app's result line.
     serial_baud: int = 115200
     serial_timeout_s: float = 60.0
+    #: The streaming app (raw ADC frames in, decisions out), built for runs with
+    #: data.preprocessing: causal.
+    stream: StreamConfig = field(default_factory=StreamConfig)
 
     def validate(self) -> None:
         from dlink._check import check_option

@@ -142,8 +142,9 @@ def connected_probes() -> list[Any]:
 
 
 def flash_and_read(hex_path: Path, spec: dict[str, Any], *, serial: str | None, baud: int,
-                   timeout_s: float) -> str:
-    """Program ``hex_path`` with pyOCD, reset, and read the board's UART until the result line.
+                   timeout_s: float, result_prefix: str = RESULT_PREFIX) -> str:
+    """Program ``hex_path`` with pyOCD, reset, and read the board's UART until the result line
+    (the line starting with ``result_prefix``).
 
     Raises NoProbeError when no probe is attached, FirmwareRunError without ``serial`` or when the
     line does not come within ``timeout_s``.
@@ -184,11 +185,11 @@ def flash_and_read(hex_path: Path, spec: dict[str, Any], *, serial: str | None, 
         while time.monotonic() < deadline:
             received += port.read(256)
             text = received.decode(errors="replace")
-            at = text.rfind(RESULT_PREFIX)
+            at = text.rfind(result_prefix)
             if at >= 0 and "\n" in text[at:]:  # the whole line has arrived
                 return text
     raise FirmwareRunError(
-        f"no {RESULT_PREFIX.strip()} line from {board} on {serial} within {timeout_s:g} s "
+        f"no {result_prefix.strip()} line from {board} on {serial} within {timeout_s:g} s "
         f"(received {len(received)} bytes: {bytes(received[-200:])!r}). Check the port, the baud "
         f"rate ({baud}) and that TX (P0.06) reaches it.")
 

@@ -160,3 +160,21 @@ def test_real_board_without_serial_is_not_run(tmp_path, monkeypatch):
     assert entry["status"] == "not measured"
     assert "--serial PORT" in entry["command"]
     assert entry["size"]["flash_bytes"] == 5000
+
+
+def test_realtime_budget_table_names_boards_over_100_percent():
+    from dlink.bench.report import realtime_text, to_markdown
+    from dlink.firmware.budget import budget
+
+    r = {"counter": "instructions", "frames": 1600, "decisions": 20, "n_chans": 8,
+         "frontend_instructions_total": 1600 * 2000, "model_instructions_total": 20 * 21_000_000,
+         "model_instructions_max": 21_000_000, "frontend_ram_bytes": 7000}
+    rows = [budget(r, board=b, input_sfreq_hz=160.0, hop_s=0.5) for b in ("mps2-an386", "nrf52840")]
+    report = {"realtime": {"status": "measured", "rows": rows,
+                           "over_realtime": [x["board"] for x in rows if x["over_realtime"]]}}
+    text = realtime_text(report)
+    # 2000 * 160 + 21e6 / 0.5 = 42.32 M instructions/s: 169% of 25 MHz, 66% of 64 MHz
+    assert "NO: >= 169% of the CPU for a 0.5-s hop" in text and "yes (>= 66%)" in text
+    assert "mps2-an386: over 100% of the CPU" in text and "nrf52840: over" not in text
+    assert "## Real-time budget" in to_markdown(report)
+    assert realtime_text({}) == ""

@@ -4,6 +4,9 @@
 #include <stdint.h>
 
 enum {
+    DLK_SYS_OPEN = 0x01,
+    DLK_SYS_CLOSE = 0x02,
+    DLK_SYS_READ = 0x06,
     DLK_SYS_WRITE0 = 0x04,
     DLK_SYS_EXIT = 0x18,
     DLK_SYS_EXIT_EXTENDED = 0x20,
@@ -43,4 +46,27 @@ void dlk_semihost_exit(int status)
         status == 0 ? DLK_ADP_STOPPED_APPLICATION_EXIT : DLK_ADP_STOPPED_RUNTIME_ERROR_UNKNOWN));
     for (;;) {
     }
+}
+
+int32_t dlk_semihost_open(const char *path)
+{
+    size_t len = 0;
+    while (path[len] != '\0') {
+        ++len;
+    }
+    const uintptr_t block[3] = {(uintptr_t)path, 1u /* "rb" */, (uintptr_t)len};
+    return (int32_t)dlk_semihost_call(DLK_SYS_OPEN, block);
+}
+
+size_t dlk_semihost_read(int32_t handle, void *buffer, size_t len)
+{
+    const uintptr_t block[3] = {(uintptr_t)handle, (uintptr_t)buffer, (uintptr_t)len};
+    const uintptr_t not_read = dlk_semihost_call(DLK_SYS_READ, block);
+    return not_read > len ? 0u : len - (size_t)not_read;
+}
+
+void dlk_semihost_close(int32_t handle)
+{
+    const uintptr_t block[1] = {(uintptr_t)handle};
+    (void)dlk_semihost_call(DLK_SYS_CLOSE, block);
 }
