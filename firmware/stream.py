@@ -287,7 +287,8 @@ def stream(run_dir: str | Path, recording: str | Path, board: str | None = None,
                  // spec.hop_samples + 1)
     t_limit = float(timeout_s or (cfg.qemu_timeout_s + 2.0 * n_hops + len(counts) / 2000.0))
     if spec_board["qemu_machine"]:
-        status, output, wall_s = _qemu_stream(board, built["elf"], out, timeout_s=t_limit)
+        status, output, wall_s = _qemu_stream(board, built["elf"].resolve(), out.resolve(),
+                                              timeout_s=t_limit)
         how = {"source": "qemu", "exit_status": status, "qemu_wall_s": round(wall_s, 3)}
     else:
         output = flash_and_read(built["hex"], spec_board, serial=serial, baud=cfg.serial_baud,

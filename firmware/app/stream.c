@@ -143,6 +143,22 @@ static void dlk_dump_sample(uint64_t sample, const float *values)
     }
 }
 
+/* Add the front end's output rows [first, last) to the running checksum (and dump the first
+ * samples); returns the model-rate sample count after them. */
+static uint64_t dlk_account_rows(const float *values, uint32_t first, uint32_t last, uint64_t samples,
+                                 dlk_checksum_t *ck)
+{
+    for (uint32_t r = first; r < last; ++r, ++samples) {
+        for (uint32_t c = 0; c < STUDENT_FE_N_CHANS; ++c) {
+            dlk_checksum_word(ck, dlk_float_bits(values[r * STUDENT_FE_N_CHANS + c]));
+        }
+        if (samples < DLK_STREAM_DUMP_SAMPLES) {
+            dlk_dump_sample(samples, &values[r * STUDENT_FE_N_CHANS]);
+        }
+    }
+    return samples;
+}
+
 /* Class probabilities x 10^4 from the int8 output. */
 static void dlk_probabilities(const int8_t *q, int32_t *prob_e4)
 {
@@ -246,17 +262,8 @@ int main(void)
             const float *values = 0;
             uint32_t ready_after = 0u;
             const uint32_t n_out = student_frontend_outputs(&values, &ready_after);
-            for (uint32_t r = 0; r < n_out; ++r, ++samples) {
-                if (ready == 1 && r == ready_after) { /* a decision fell before this row */
-                    break;
-                }
-                for (uint32_t c = 0; c < STUDENT_FE_N_CHANS; ++c) {
-                    dlk_checksum_word(&fe_ck, dlk_float_bits(values[r * STUDENT_FE_N_CHANS + c]));
-                }
-                if (samples < DLK_STREAM_DUMP_SAMPLES) {
-                    dlk_dump_sample(samples, &values[r * STUDENT_FE_N_CHANS]);
-                }
-            }
+            /* rows up to the decision belong to the window just completed, the rest to the next */
+            samples = dlk_account_rows(values, 0u, ready == 1 ? ready_after : n_out, samples, &fe_ck);
             if (ready == 1) {
                 const int8_t *window = student_frontend_window();
                 const uint32_t window_ck = dlk_checksum_bytes(window, STUDENT_FE_WINDOW_BYTES);
@@ -274,14 +281,7 @@ int main(void)
                 hop += 1u;
                 fe_ck.sum = 0u;
                 fe_ck.index = 0u;
-                for (uint32_t r = ready_after; r < n_out; ++r, ++samples) {
-                    for (uint32_t c = 0; c < STUDENT_FE_N_CHANS; ++c) {
-                        dlk_checksum_word(&fe_ck, dlk_float_bits(values[r * STUDENT_FE_N_CHANS + c]));
-                    }
-                    if (samples < DLK_STREAM_DUMP_SAMPLES) {
-                        dlk_dump_sample(samples, &values[r * STUDENT_FE_N_CHANS]);
-                    }
-                }
+                samples = dlk_account_rows(values, ready_after, n_out, samples, &fe_ck);
             }
         }
     }

@@ -154,3 +154,33 @@ def test_budget_rows_borrow_counts_of_a_same_core_board(tmp_path):
     assert nrf["counts_from"] == "mps2-an386" and round(nrf["duty_cycle_percent"], 1) == 97.5
     assert nrf["over_realtime"] is False and nrf["frontend_per_sample"] == 15000 / 64
     assert m7["status"] == "not measured" and "--stream" in m7["command"]
+
+
+def test_comparison_locates_the_first_disagreement():
+    """compare() on a device that differs from hop 2 on: the hop, its time and what differs."""
+    from types import SimpleNamespace
+
+    from dlink.firmware.stream import compare
+
+    n, out = 4, np.array([[5, -3], [1, 2], [7, 0], [0, 9]], np.int8)
+    trace = SimpleNamespace(decision_frames=np.array([79, 95, 111, 127]),
+                            decision_samples=np.array([100, 120, 140, 160]),
+                            outputs=np.zeros((2, 160), np.float32))
+    probs = np.exp(out.astype(float)) / np.exp(out.astype(float)).sum(1, keepdims=True)
+    ref = {"trace": trace, "outputs": out, "classes": out.argmax(1), "probabilities": probs,
+           "window_checksums": [11, 12, 13, 14], "frontend_checksums": [21, 22, 23, 24]}
+    dev = [{"hop": k, "frame": int(trace.decision_frames[k]), "samples": int(trace.decision_samples[k]),
+            "class": int(out[k].argmax()), "output": out[k].tolist(),
+            "prob_e4": np.round(1e4 * probs[k]).astype(int).tolist(),
+            "window_checksum": 11 + k, "frontend_checksum": 21 + k, "status": 0} for k in range(n)]
+    spec = SimpleNamespace(design=SimpleNamespace(input_sfreq_hz=160.0))
+    same = compare({"decisions": dev, "dumps": []}, ref, spec)
+    assert same["identical_hops"] == 4 and same["first_disagreement"] is None
+    dev[2].update(window_checksum=99, output=[0, 7], **{"class": 1})
+    dev[3]["frontend_checksum"] = 0
+    diff = compare({"decisions": dev, "dumps": []}, ref, spec)
+    first = diff["first_disagreement"]
+    assert first["hop"] == 2 and first["time_s"] == 112 / 160.0
+    assert {"window_checksum", "output", "class"} <= set(first["differs_in"])
+    assert diff["class_agreement"] == 0.75 and diff["identical_hops"] == 2
+    assert diff["window_checksums_equal"] == 3 and diff["frontend_checksums_equal"] == 3
