@@ -45,7 +45,7 @@ _Static_assert(STUDENT_FE_WINDOW_BYTES == STUDENT_INPUT_BYTES,
                "student_frontend.h and student_model.h disagree on the window size");
 
 #ifndef DLK_STREAM_DUMP_SAMPLES
-#define DLK_STREAM_DUMP_SAMPLES 0u
+#define DLK_STREAM_DUMP_SAMPLES 32u
 #endif
 #define DLK_CHUNK_FRAMES 16u
 #define DLK_DUMP_PER_LINE 32u
