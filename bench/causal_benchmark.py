@@ -19,7 +19,12 @@ The synthetic dataset is read as continuous recordings in both modes
 Reported: balanced accuracy on val and test (mean ± sd over seeds x folds) per mode and decoder,
 and the paired difference causal - zero-phase with a bootstrap 95% interval over the pairs.
 Every result is written to RUN/causal_benchmark/<task>.json as it finishes, so an interrupted
-benchmark resumes. Output: RUN/causal_benchmark.md and .json.
+benchmark resumes. Output: RUN/causal_benchmark.md and .json. ``--pool RUN1 RUN2 ...`` summarises
+the results of several runs together (e.g. one per ``data.synthetic.seed``; pairs stay within
+their run):
+
+    .venv/bin/python bench/causal_benchmark.py --pool runs/causal_synth runs/causal_synth_d1 \
+        runs/causal_synth_d2 --run runs/causal_synth_pooled
 """
 
 from __future__ import annotations
@@ -143,8 +148,9 @@ def summarise(results: list[dict]) -> dict:
                              "test": _stats([r["test_balanced_accuracy"] for r in rs]),
                              "collapsed_runs": sum(1 for r in rs if r.get("test_predictions_per_class")
                                                    and max(r["test_predictions_per_class"]) == sum(r["test_predictions_per_class"]))})
-        key = {(r["seed"], r["fold"]): r for r in by_mode["zero_phase"]}
-        pairs = [(key[(r["seed"], r["fold"])], r) for r in by_mode["causal"] if (r["seed"], r["fold"]) in key]
+        pair_key = lambda r: (r.get("source"), r["seed"], r["fold"])  # noqa: E731
+        key = {pair_key(r): r for r in by_mode["zero_phase"]}
+        pairs = [(key[pair_key(r)], r) for r in by_mode["causal"] if pair_key(r) in key]
         if pairs:
             d = np.array([c["test_balanced_accuracy"] - z["test_balanced_accuracy"] for z, c in pairs])
             dv = np.array([c["val_balanced_accuracy"] - z["val_balanced_accuracy"] for z, c in pairs
@@ -177,9 +183,34 @@ def markdown(summary: dict, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pool(run_dirs: list[str], out_dir: Path) -> int:
+    """Summarise several finished benchmarks together (each run's pairs stay within it)."""
+    import os
+
+    from dlink.io import atomic_write_json, atomic_write_text
+
+    results, metas = [], []
+    for d in run_dirs:
+        j = json.loads((Path(d) / "causal_benchmark.json").read_text())
+        metas.append(j["meta"])
+        results += [{**r, "source": str(d)} for r in j["runs"]]
+    summary = summarise(results)
+    meta = {"config": ", ".join(sorted({m["config"] for m in metas})), "pooled_runs": run_dirs,
+            "overrides": [m["overrides"] for m in metas], "seeds": "/".join(str(m["seeds"]) for m in metas),
+            "folds": metas[0]["folds"], "n_test": metas[0]["n_test"], "n_classes": metas[0]["n_classes"],
+            "wall_s": sum(m["wall_s"] for m in metas),
+            "load_average": " ".join(f"{x:.1f}" for x in os.getloadavg())}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / "causal_benchmark.json", {"meta": meta, **summary, "runs": results})
+    md = markdown(summary, meta) + f"\nPooled from: {', '.join(run_dirs)}.\n"
+    atomic_write_text(out_dir / "causal_benchmark.md", md)
+    print(md)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("config", metavar="<config.yaml>")
+    p.add_argument("config", nargs="?", default=None, metavar="<config.yaml>")
     p.add_argument("--run", default="runs/causal_bench", metavar="<run_dir>")
     p.add_argument("--seeds", type=int, default=3, metavar="<n>")
     p.add_argument("--folds", type=int, default=None, metavar="<k>",
@@ -187,8 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--decoders", default=",".join(DECODERS), metavar="<a,b>")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. --set train.epochs=10 (repeatable)")
+    p.add_argument("--pool", nargs="+", default=None, metavar="<run_dir>",
+                   help="summarise the finished benchmarks of these runs together (no training)")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
+    if args.pool:
+        return pool(args.pool, Path(args.run))
+    if args.config is None:
+        p.error("a config is needed (or --pool RUN ...)")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")
     import os
