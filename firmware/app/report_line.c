@@ -60,6 +60,17 @@ void dlk_line_int_field(dlk_line_t *line, const char *key, int64_t value)
     dlk_line_put_i64(line, value);
 }
 
+void dlk_line_array_field(dlk_line_t *line, const char *key, const int32_t *values, size_t n)
+{
+    dlk_line_key(line, key, 0);
+    dlk_line_put(line, "[");
+    for (size_t i = 0; i < n; ++i) {
+        dlk_line_put(line, i ? "," : "");
+        dlk_line_put_i64(line, values[i]);
+    }
+    dlk_line_put(line, "]");
+}
+
 void dlk_line_end(dlk_line_t *line)
 {
     if (line->len > sizeof line->text - 2u) {

@@ -23,6 +23,8 @@ void dlk_line_key(dlk_line_t *line, const char *key, int first);
 /* `"key":"value"` and `"key":number` fields (comma first unless `first`). */
 void dlk_line_str_field(dlk_line_t *line, const char *key, const char *value, int first);
 void dlk_line_int_field(dlk_line_t *line, const char *key, int64_t value);
+/* `"key":[v0,v1,...]` (comma first). */
+void dlk_line_array_field(dlk_line_t *line, const char *key, const int32_t *values, size_t n);
 /* Close the line with "}\n" and write it to the board's console. */
 void dlk_line_end(dlk_line_t *line);
 

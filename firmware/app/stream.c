@@ -198,20 +198,12 @@ static void dlk_report_decision(uint32_t hop, uint64_t frame, uint64_t samples, 
     dlk_line_int_field(line, "frame", (int64_t)frame);
     dlk_line_int_field(line, "samples", (int64_t)samples);
     dlk_line_int_field(line, "class", best);
-    dlk_line_key(line, "output", 0);
-    dlk_line_put(line, "[");
+    int32_t output[STUDENT_OUTPUT_BYTES];
     for (uint32_t i = 0; i < STUDENT_OUTPUT_BYTES; ++i) {
-        dlk_line_put(line, i ? "," : "");
-        dlk_line_put_i64(line, dlk_output[i]);
+        output[i] = dlk_output[i];
     }
-    dlk_line_put(line, "]");
-    dlk_line_key(line, "prob_e4", 0);
-    dlk_line_put(line, "[");
-    for (uint32_t i = 0; i < STUDENT_OUTPUT_BYTES; ++i) {
-        dlk_line_put(line, i ? "," : "");
-        dlk_line_put_i64(line, prob_e4[i]);
-    }
-    dlk_line_put(line, "]");
+    dlk_line_array_field(line, "output", output, STUDENT_OUTPUT_BYTES);
+    dlk_line_array_field(line, "prob_e4", prob_e4, STUDENT_OUTPUT_BYTES);
     dlk_line_int_field(line, "window_checksum", window_ck);
     dlk_line_int_field(line, "frontend_checksum", frontend_ck);
     dlk_unit_field(line, "model_", "", model_count);
