@@ -25,3 +25,14 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
     firmware: FirmwareConfig = field(default_factory=FirmwareConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
+
+    def validate(self) -> None:
+        """Checks across sections, when the config is loaded (before any data is read)."""
+        from dlink.distill.teachers.config import TEACHER_SFREQ_HZ
+
+        if abs(self.data.sfreq_hz - TEACHER_SFREQ_HZ) > 1e-6:
+            raise ValueError(
+                f"data.sfreq_hz={self.data.sfreq_hz:g}: the teachers ({self.teacher.arch}) take "
+                f"{TEACHER_SFREQ_HZ:g} Hz EEG (1-s patches of {TEACHER_SFREQ_HZ:g} samples), and the "
+                f"student is trained on the teacher's windows. Set data.sfreq_hz: {TEACHER_SFREQ_HZ:g}; "
+                "recordings at any other rate (e.g. a 250 Hz headset) are resampled to it.")

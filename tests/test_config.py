@@ -53,3 +53,12 @@ def test_resolved_config_round_trips(tmp_path):
     out = save_config(cfg, tmp_path / "resolved.yaml")
     again = load_config(out)
     assert again == cfg and again.train.lr == 0.01 and again.seed == 3
+
+
+def test_a_rate_the_teachers_cannot_take_is_refused_when_the_config_loads(tmp_path):
+    # data.sfreq_hz: 250 used to be refused only after the data had been loaded
+    p = tmp_path / "c.yaml"
+    p.write_text("data:\n  name: eegmmidb\n  path: /nowhere\n  sfreq_hz: 250\n")
+    with pytest.raises(ConfigError, match=r"data.sfreq_hz=250: the teachers \(labram\) take 200 Hz EEG.*"
+                                          r"Set data.sfreq_hz: 200; recordings at any other rate"):
+        load_config(p)

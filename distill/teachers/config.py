@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: Sampling rate the teachers take (LaBraM and CBraMod: 1-s patches of 200 samples).
+TEACHER_SFREQ_HZ = 200.0
+
 
 @dataclass
 class TeacherConfig:

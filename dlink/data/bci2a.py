@@ -12,7 +12,7 @@ Two sources:
 The 3 EOG channels are dropped; the 22 EEG channels keep the montage's 10-20 names
 (:data:`dlink.data.montage.BCI2A_CH_NAMES`). A trial starts at t = 0 (fixation cross), the cue
 appears at t = 2 s and the imagery lasts until t = 6 s; each window covers t = 2-6 s of the trial,
-i.e. the 4 s from the cue (in the GDF files the cue events mark t = 2 s; MOABB's events mark the
+i.e. the 4 s from the cue (``data.tmin_s`` shifts it) (in the GDF files the cue events mark t = 2 s; MOABB's events mark the
 trial start, hence its interval [2, 6]). 250 Hz -> band-pass, optional notch (50 Hz mains),
 200 Hz, units of 100 uV. Cross-subject split by subject ranges: 1-5 / 6-7 / 8-9 by default;
 both sessions of a subject go to that subject's split. Within one subject (``data.subjects``),
@@ -87,7 +87,7 @@ def session_windows(raw, file: str | Path, cfg: DataConfig, *, subject: int,
                                 f"({len(onsets)} cues).")
         y = labels - 1
     n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
-    X, kept = cut_windows(raw, onsets, n_times, file)
+    X, kept = cut_windows(raw, onsets + int(round(cfg.tmin_s * cfg.sfreq_hz)), n_times, file)
     y = y[kept]
     w = EEGWindows(X, y, np.full(len(y), subject), list(BCI2A_CH_NAMES), cfg.sfreq_hz, CLASS_NAMES,
                    run=np.zeros(len(y), np.int64), session=np.full(len(y), session),
@@ -171,7 +171,7 @@ def _moabb_subject(cfg: DataConfig, subject: int) -> list[EEGWindows]:
             events = mne.find_events(raw, stim_channel="stim", verbose="error")
             keep = np.isin(events[:, 2], list(codes))
             # MOABB's events mark the trial start; the window is t = 2-6 s of the trial
-            start_s = (events[keep, 0] - raw.first_samp) / raw.info["sfreq"] + 2.0
+            start_s = (events[keep, 0] - raw.first_samp) / raw.info["sfreq"] + 2.0 + cfg.tmin_s
             raw.pick(list(BCI2A_CH_NAMES))
             raw = preprocess_raw(raw, where, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz,
                                  h_freq_hz=cfg.h_freq_hz, notch_hz=cfg.notch_hz,

@@ -18,12 +18,14 @@ import numpy as np
 
 from dlink.io import atomic_path
 
-from .windows import EEGWindows
+from .windows import EEGWindows, Splits
 
 logger = logging.getLogger(__name__)
 
 #: Bump when a loader's output changes for the same config (invalidates every cache file).
-CACHE_VERSION = 2  # 2: run, session and trial of every window
+#: 2: run, session and trial of every window; 3: the meta holds the loader's notes (what it left
+#: out) and, for recordings, the per-file counts.
+CACHE_VERSION = 3
 #: Fields of DataConfig that do not change the windows.
 _NOT_IN_KEY = ("cache_dir",)
 
@@ -53,6 +55,11 @@ def config_key(cfg, *, replace: dict | None = None) -> str:
         d.pop("causal", None)
     if d.get("path"):
         d["path"] = str(Path(d["path"]).expanduser().resolve())
+    if d.get("name") == "recordings":  # key on the files themselves: a re-recorded file rebuilds
+        from .recordings import expand_recordings
+
+        d["recordings"] = [(str(f.resolve()), r.subject, r.split, f.stat().st_size, f.stat().st_mtime_ns)
+                           for f, r in expand_recordings(cfg)]
     if d.get("name") == "synthetic":  # key on the resolved options, so new defaults rebuild
         from .synthetic import GENERATOR_VERSION, SyntheticOptions
 
@@ -80,7 +87,10 @@ def save_splits(path: Path, splits: dict[str, EEGWindows]) -> Path:
         arrays[f"{name}.session"] = w.session
         arrays[f"{name}.trial"] = w.trial
         meta[name] = {"ch_names": w.ch_names, "sfreq": w.sfreq, "class_names": w.class_names}
-    arrays["meta"] = np.frombuffer(json.dumps({"version": CACHE_VERSION, "splits": meta}).encode(),
+    extra = {"notes": list(getattr(splits, "notes", []))}
+    if getattr(splits, "recordings", None) is not None:
+        extra["recordings"] = splits.recordings
+    arrays["meta"] = np.frombuffer(json.dumps({"version": CACHE_VERSION, "splits": meta, **extra}).encode(),
                                    dtype=np.uint8)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
@@ -89,7 +99,7 @@ def save_splits(path: Path, splits: dict[str, EEGWindows]) -> Path:
     return path
 
 
-def load_splits(path: Path) -> dict[str, EEGWindows] | None:
+def load_splits(path: Path) -> Splits | None:
     """Read a cache file; None when it is missing, from another version, or unreadable."""
     if not path.is_file():
         return None
@@ -98,11 +108,12 @@ def load_splits(path: Path) -> dict[str, EEGWindows] | None:
             meta = json.loads(z["meta"].tobytes().decode())
             if meta.get("version") != CACHE_VERSION:
                 return None
-            return {name: EEGWindows(z[f"{name}.X"], z[f"{name}.y"], z[f"{name}.subject"],
-                                     m["ch_names"], m["sfreq"], m["class_names"],
-                                     run=z[f"{name}.run"], session=z[f"{name}.session"],
-                                     trial=z[f"{name}.trial"])
-                    for name, m in meta["splits"].items()}
+            return Splits({name: EEGWindows(z[f"{name}.X"], z[f"{name}.y"], z[f"{name}.subject"],
+                                            m["ch_names"], m["sfreq"], m["class_names"],
+                                            run=z[f"{name}.run"], session=z[f"{name}.session"],
+                                            trial=z[f"{name}.trial"])
+                           for name, m in meta["splits"].items()},
+                          notes=meta.get("notes"), recordings=meta.get("recordings"))
     except Exception as e:  # a truncated or foreign file: rebuild it
         logger.warning("ignoring unreadable data cache %s (%s); rebuilding it", path, e)
         return None

@@ -1,5 +1,6 @@
-"""`dlink data summary CONFIG`: per split, windows, classes with counts, channels, sfreq, samples,
-subjects, as JSON on stdout (building and caching the windows when they are not cached yet)."""
+"""`dlink data summary CONFIG`: per split, windows, classes with counts, sfreq, samples, subjects;
+the channels once (they are the same in every split); the loader's notes (what it left out); as
+JSON on stdout (building and caching the windows when they are not cached yet)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,18 @@ def run(args: argparse.Namespace) -> int:
     splits = load_dataset(cfg.data, cache_dir=args.cache_dir, verbose=args.verbose,
                           use_cache=not args.no_cache)
     cache_dir = args.cache_dir or cfg.data.cache_dir or default_cache_dir()
+    per_split = {name: w.summary() for name, w in splits.items()}
+    channels = next(iter(per_split.values()))["channels"]
+    same = all(s["channels"] == channels for s in per_split.values())
+    if same:  # printed once, not once per split
+        for s in per_split.values():
+            del s["channels"]
     out = {
         "dataset": cfg.data.name,
         "cache_file": None if args.no_cache else str(cache_file(cfg.data, cache_dir)),
-        "splits": {name: w.summary() for name, w in splits.items()},
+        **({"channels": channels} if same else {}),
+        "splits": per_split,
+        "notes": list(getattr(splits, "notes", [])),
     }
     text = json.dumps(out, indent=2)
     print(text)

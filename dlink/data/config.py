@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DATASETS = ("synthetic", "eegmmidb", "bci2a", "tuev", "tuab")
+DATASETS = ("synthetic", "eegmmidb", "bci2a", "tuev", "tuab", "recordings")
 #: data.preprocessing: MNE's zero-phase FIR filters (offline) or the causal front end (streamable).
 PREPROCESSING = ("zero_phase", "causal")
 #: Sampling rate of each dataset's recordings (what a board's ADC would deliver); None: mixed.
-NATIVE_SFREQ_HZ = {"synthetic": 250.0, "eegmmidb": 160.0, "bci2a": 250.0, "tuev": None, "tuab": None}
+NATIVE_SFREQ_HZ = {"synthetic": 250.0, "eegmmidb": 160.0, "bci2a": 250.0, "tuev": None, "tuab": None,
+                   "recordings": None}
 
 
 @dataclass
@@ -49,7 +50,8 @@ class CausalConfig:
 
 @dataclass
 class DataConfig:
-    #: Dataset name: synthetic | eegmmidb | bci2a | tuev | tuab
+    #: Dataset name: synthetic | eegmmidb | bci2a | tuev | tuab | recordings (your own files, see
+    #: ``recordings`` and ``events``; docs/own-headset.md)
     name: str = field(default="synthetic", metadata={"choices": DATASETS})
     #: Local data root (MNE data-folder layout for eegmmidb, e.g. ../shared/data; folder of the
     #: A0xT.gdf/A0xE.gdf + A0xE.mat files for bci2a; TUH EDF tree for tuev/tuab). None: the
@@ -93,6 +95,28 @@ class DataConfig:
     runs: list[int] | None = None
     #: Subjects to skip (None: the dataset's known-bad list, e.g. EEGMMIDB 88, 92, 100, 104).
     exclude_subjects: list[int] | None = None
+    #: recordings: the files to read, any format MNE reads (.edf .bdf .gdf .fif .vhdr .set ...).
+    #: Each entry is a path (a glob pattern is expanded, sorted) or a mapping
+    #: {file: PATH, subject: INT, split: train|val|test|pool}; relative paths are relative to the
+    #: working directory. See dlink.data.recordings.
+    recordings: list = field(default_factory=list)
+    #: recordings: the event map, annotation description (e.g. "T1", "left") or integer event code
+    #: of a stim channel (e.g. 769) -> class name. Several codes may map to one class; the class
+    #: order is the order of first appearance. Events not in the map are counted and ignored.
+    events: dict = field(default_factory=dict)
+    #: Start of each window relative to its cue, in seconds (negative: before the cue); the window
+    #: lasts ``window_s`` (so it ends at tmin_s + window_s). recordings, eegmmidb and bci2a.
+    tmin_s: float = 0.0
+    #: recordings: the stim channel holding integer event codes (None: the file's annotations,
+    #: else MNE's default stim channel).
+    stim_channel: str | None = None
+    #: recordings: file channel label -> standard 10-20 name, for headsets that store their own
+    #: labels (e.g. {EXG1: C3}); every channel must end up with a 10-05 name (the teachers place
+    #: channels by name).
+    rename_channels: dict = field(default_factory=dict)
+    #: Windows of the test split that also occur (byte for byte) in train, val or pool are a
+    #: leak and refused; true accepts them (the count is still reported).
+    allow_shared_windows: bool = False
     #: On-disk cache of preprocessed windows (None: $DLINK_CACHE_DIR or ~/.cache/dlink/data).
     cache_dir: str | None = None
     #: "zero_phase": MNE's zero-phase FIR notch/band-pass and resampling (offline only).
@@ -140,6 +164,29 @@ class DataConfig:
             if rate is not None and self.notch_hz is not None and self.notch_hz >= rate / 2:
                 raise ValueError(f"data.notch_hz={self.notch_hz!r} must be below the Nyquist frequency "
                                  f"{rate / 2:g} Hz of the ADC rate data.causal.input_sfreq_hz={rate:g}.")
+        import math
+
+        if not math.isfinite(self.tmin_s):
+            raise ValueError(f"data.tmin_s must be a finite number of seconds, got {self.tmin_s!r}.")
+        if self.tmin_s != 0 and self.name not in ("recordings", "eegmmidb", "bci2a"):
+            raise ValueError(f"data.tmin_s={self.tmin_s!r} is not used by the {self.name!r} dataset "
+                             f"(its windows are not cut at cues); remove it.")
+        if self.name == "eegmmidb":
+            from .eegmmidb import check_runs
+
+            check_runs(self.runs, self.n_classes)
+            if spec.within:
+                check_runs(sorted(spec.named_runs()), self.n_classes,
+                           what="data.splits (the runs it names)")
+        if self.name == "recordings":
+            from .recordings import check_recordings_config
+
+            check_recordings_config(self)
+        else:
+            for key in ("recordings", "events", "rename_channels"):
+                if getattr(self, key):
+                    raise ValueError(f"data.{key} is only read by data.name: recordings (the dataset "
+                                     f"is {self.name!r}); remove it or set data.name: recordings.")
         if self.name == "synthetic":
             from .synthetic import SyntheticOptions
 

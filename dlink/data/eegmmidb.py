@@ -96,23 +96,38 @@ def read_run(file: str | Path, run: int, cfg: DataConfig, *, subject: int = 0) -
     kind = "imagery" if run in HAND_RUNS + FEET_RUNS else "executed-movement"
     onsets, codes = annotation_onsets(raw, file, labels, what=f"EEGMMIDB {kind} (T1/T2)")
     n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
-    X, kept = cut_windows(raw, onsets, n_times, file)
+    X, kept = cut_windows(raw, onsets + int(round(cfg.tmin_s * cfg.sfreq_hz)), n_times, file)
     y = codes[kept]
     w = EEGWindows(X, y, np.full(len(y), subject), list(raw.ch_names), cfg.sfreq_hz, CLASS_NAMES,
                    run=np.full(len(y), run), trial=np.flatnonzero(kept))
     return pick_windows(w, cfg.channels, source=str(file))
 
 
+def check_runs(runs: list[int] | None, n_classes: int, *, what: str = "data.runs") -> None:
+    """Check runs against ``data.n_classes`` when the config is loaded (no file read).
+
+    With ``n_classes: 2`` (left/right fist) only the fist runs (4, 8, 12 and executed 3, 7, 11)
+    carry those classes; a run of both fists/both feet would be dropped, so it is an error.
+    """
+    check_option("data.n_classes", n_classes, (2, 4),
+                 fix="EEGMMIDB has 4 imagery classes (or 2: left/right fist).")
+    for r in runs or ():
+        check_option(what, r, ALL_RUNS, fix=_RUNS_FIX)
+    if n_classes == 2 and runs is not None:
+        feet = [r for r in runs if r in FEET_RUNS + EXEC_FEET_RUNS]
+        if feet:
+            keep = [r for r in runs if r not in feet] or list(HAND_RUNS)
+            raise ValueError(
+                f"{what}={list(runs)} with data.n_classes=2: run(s) {feet} hold both fists/both "
+                f"feet, not the 2 classes left/right fist, and would give no windows. Remove them "
+                f"(e.g. runs: {keep}) or set data.n_classes: 4.")
+
+
 def _runs(cfg: DataConfig, extra=()) -> list[int]:
-    check_option("data.n_classes", cfg.n_classes, (2, 4), fix="EEGMMIDB has 4 imagery classes (or 2: left/right).")
-    if cfg.runs is not None:
-        for r in cfg.runs:
-            check_option("data.runs", r, ALL_RUNS, fix=_RUNS_FIX)
-        runs = list(cfg.runs)
-    else:
-        runs = list(HAND_RUNS + FEET_RUNS)
+    check_runs(cfg.runs, cfg.n_classes)
+    check_runs(sorted(extra), cfg.n_classes, what="data.splits (the runs it names)")
+    runs = list(cfg.runs) if cfg.runs is not None else list(HAND_RUNS + FEET_RUNS)
     for r in sorted(extra):
-        check_option("data.splits (a run it names)", r, ALL_RUNS, fix=_RUNS_FIX)
         if r not in runs:
             runs.append(r)
     return [r for r in runs if r in HAND_RUNS + EXEC_HAND_RUNS] if cfg.n_classes == 2 else runs

@@ -22,7 +22,7 @@ from .cache import cache_file, default_cache_dir, load_splits, save_splits
 from .config import DATASETS, DataConfig
 from .montage import pick_windows
 from .splits import split_windows
-from .windows import EEGWindows
+from .windows import EEGWindows, Splits
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ SPLITS = ("train", "val", "test", "pool")
 
 
 def load_dataset(cfg: DataConfig, cache_dir: str | Path | None = None, *,
-                 verbose: bool = False, use_cache: bool = True) -> dict[str, EEGWindows]:
+                 verbose: bool = False, use_cache: bool = True) -> Splits:
     """Load (and cache) the windows of every split of a dataset.
 
     Parameters
@@ -47,8 +47,14 @@ def load_dataset(cfg: DataConfig, cache_dir: str | Path | None = None, *,
 
     Returns
     -------
-    dict of str to EEGWindows
-        Keys ``train``, ``val``, ``test``, ``pool`` (``pool`` may hold 0 windows).
+    Splits
+        A dict with keys ``train``, ``val``, ``test``, ``pool`` (``pool`` may hold 0 windows) of
+        EEGWindows, and ``notes``: what the loader left out, and windows shared between splits.
+
+    Raises
+    ------
+    dlink.data.leakage.SharedWindowsError
+        Test windows also occur in train, val or pool (unless ``data.allow_shared_windows``).
 
     Examples
     --------
@@ -63,15 +69,21 @@ def load_dataset(cfg: DataConfig, cache_dir: str | Path | None = None, *,
     if spec.within:
         read = _cached(cfg, cache_dir, lambda: _read_within(cfg, verbose=verbose), ("windows", "pool"),
                        replace={"splits": _read_plan(spec)}, use_cache=use_cache)
-        splits = split_windows(read["windows"], spec, pool=read["pool"])
+        splits = Splits(split_windows(read["windows"], spec, pool=read["pool"]), notes=read.notes,
+                        recordings=read.recordings)
         for name, w in splits.items():
             logger.info("%s %s (%s): %d windows", cfg.name, name, spec.by, len(w))
     else:
         splits = _cached(cfg, cache_dir, lambda: _build(cfg, verbose=verbose), SPLITS,
                          use_cache=use_cache)
     if cfg.channels is not None:
-        splits = {name: pick_windows(w, cfg.channels, source=f"the {name} split of {cfg.name}")
-                  for name, w in splits.items()}
+        splits = Splits({name: pick_windows(w, cfg.channels, source=f"the {name} split of {cfg.name}")
+                         for name, w in splits.items()}, notes=splits.notes, recordings=splits.recordings)
+    from .leakage import check_shared_windows
+
+    for note in check_shared_windows(splits, allow=cfg.allow_shared_windows, source=cfg.name):
+        logger.warning("%s", note)
+        splits.notes.append(note)
     return splits
 
 
@@ -83,16 +95,20 @@ def _read_plan(spec) -> dict:
 
 
 def _cached(cfg: DataConfig, cache_dir: Path, build, names, *, replace: dict | None = None,
-            use_cache: bool) -> dict[str, EEGWindows]:
+            use_cache: bool) -> Splits:
     path = cache_file(cfg, cache_dir, replace=replace)
     if use_cache:
         t0 = time.perf_counter()
         parts = load_splits(path)
         if parts is not None:
             logger.info("loaded %s from cache %s in %.2f s", cfg.name, path, time.perf_counter() - t0)
+            for note in parts.notes:
+                logger.info("%s (cached)", note)
             return parts
     t0 = time.perf_counter()
     parts = build()
+    if not isinstance(parts, Splits):  # the loader's notes (what it left out) travel in the cache
+        parts = Splits(parts)
     logger.info("built %s in %.1f s", cfg.name, time.perf_counter() - t0)
     missing = [s for s in names if s not in parts]
     if missing:  # loaders must return every split
@@ -126,6 +142,10 @@ def _read_within(cfg: DataConfig, *, verbose: bool) -> dict[str, EEGWindows]:
                                  f"{sorted(set(windows.subject.tolist()))} (data.synthetic.subjects).")
             windows = windows.subset(np.isin(windows.subject, cfg.subjects))
         return {"windows": windows, "pool": ds["pool"]}
+    if cfg.name == "recordings":
+        from .recordings import read_recordings_within
+
+        return read_recordings_within(cfg, verbose=verbose)
     if cfg.name == "eegmmidb":
         from .eegmmidb import read_eegmmidb_within
 
@@ -156,6 +176,10 @@ def _build(cfg: DataConfig, *, verbose: bool) -> dict[str, EEGWindows]:
         from .eegmmidb import load_eegmmidb
 
         return load_eegmmidb(cfg, verbose=verbose)
+    if cfg.name == "recordings":
+        from .recordings import load_recordings
+
+        return load_recordings(cfg, verbose=verbose)
     if cfg.name == "bci2a":
         from .bci2a import load_bci2a
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from dlink._check import did_you_mean
+
 #: The 22 EEG channels of BCI Competition IV 2a, in the order of its GDF files.
 BCI2A_CH_NAMES: tuple[str, ...] = (
     "Fz", "FC3", "FC1", "FCz", "FC2", "FC4",
@@ -79,6 +81,36 @@ def normalize_ch_name(name: str) -> str:
     clean = re.sub(r"^(EEG|EOG|ECG|EMG)\s+", "", clean, flags=re.IGNORECASE)
     clean = re.sub(r"-(REF|LE|AR|AVG)$", "", clean, flags=re.IGNORECASE).strip()
     return _standard_names().get(clean.upper(), clean)
+
+
+def is_standard_name(name: str) -> bool:
+    """True when ``name`` (after :func:`normalize_ch_name`) is a 10-05 electrode name."""
+    return normalize_ch_name(name).upper() in _standard_names()
+
+
+def check_standard_names(names: list[str], *, what: str) -> None:
+    """Raise ValueError when ``names`` repeat or hold a name that is not a 10-05 electrode.
+
+    Examples
+    --------
+    >>> check_standard_names(["C3", "Cz", "C4"], what="data.channels")
+    >>> check_standard_names(["C3", "EXG1"], what="data.channels")
+    Traceback (most recent call last):
+    ...
+    ValueError: data.channels: 'EXG1' is not a standard 10-05 electrode name ...
+    """
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{what} must be a list of channel names, got {names!r}.")
+    std = [normalize_ch_name(n) for n in names]
+    dup = sorted({n for n in std if std.count(n) > 1})
+    if dup:
+        raise ValueError(f"{what}: channel(s) {dup} are listed more than once.")
+    for n in names:
+        if not is_standard_name(n):
+            raise ValueError(
+                f"{what}: {n!r} is not a standard 10-05 electrode name (the teachers place channels "
+                f"by name).{did_you_mean(n, _standard_names().values())} Name each channel by its "
+                "10-20 site, e.g. map a headset's own label with data.rename_channels: {EXG1: C3}.")
 
 
 #: The 16-derivation bipolar "double banana" montage that BIOT and CBraMod use for TUAB/TUEV

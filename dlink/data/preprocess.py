@@ -26,8 +26,18 @@ logger = logging.getLogger(__name__)
 _READERS = {".edf": "read_raw_edf", ".bdf": "read_raw_bdf", ".gdf": "read_raw_gdf"}
 
 
+def _suffix(path: Path) -> str:
+    """The format suffix of a recording, lower case ('.edf', '.vhdr', '.fif.gz', ...)."""
+    name = path.name.lower()
+    return ".fif.gz" if name.endswith(".fif.gz") else path.suffix.lower()
+
+
 def read_raw(path: str | Path, *, what: str = "EEG recording", fix: str = ""):
-    """Read an EDF/BDF/GDF file with MNE (data loaded), after checking it exists and is complete.
+    """Read a recording with MNE (data loaded), after checking it exists and is complete.
+
+    EDF/BDF/GDF go through MNE's readers for those formats (EDF/BDF after a check of the fixed
+    header against the file's size); every other format MNE reads (FIF, BrainVision .vhdr,
+    EEGLAB .set, ...) through ``mne.io.read_raw``.
 
     Raises
     ------
@@ -39,17 +49,29 @@ def read_raw(path: str | Path, *, what: str = "EEG recording", fix: str = ""):
     import mne
 
     path = check_file(path, what=what, fix=fix)
-    suffix = path.suffix.lower()
-    if suffix not in _READERS:
+    suffix = _suffix(path)
+    if suffix not in _READERS and suffix not in supported_formats():
         raise DataFileError(f"{path}: unsupported recording format {suffix!r}; expected one of "
-                            f"{', '.join(_READERS)}.")
+                            f"{', '.join(supported_formats())} (the formats MNE reads).")
     if suffix in (".edf", ".bdf"):
         check_edf_header(path)
+    reader = getattr(mne.io, _READERS[suffix]) if suffix in _READERS else mne.io.read_raw
+    fmt = suffix[1:].upper()
     try:
-        return getattr(mne.io, _READERS[suffix])(path, preload=True, verbose="error")
+        return reader(path, preload=True, verbose="error")
     except Exception as e:  # MNE raises many types for broken files; name the file once
-        raise DataFileError(f"{path}: cannot be read as {suffix[1:].upper()} ({type(e).__name__}: {e}). "
-                            f"Expected a valid {suffix[1:].upper()} recording.") from e
+        raise DataFileError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {e}). "
+                            f"Expected a valid {fmt} recording.") from e
+
+
+def supported_formats() -> tuple[str, ...]:
+    """File suffixes MNE's ``read_raw`` reads (EDF, BDF, GDF, FIF, BrainVision, EEGLAB, ...)."""
+    try:
+        from mne.io._read_raw import _get_supported
+
+        return tuple(sorted(set(_get_supported()) | set(_READERS)))
+    except ImportError:  # a private helper of MNE; fall back to the common formats
+        return (".bdf", ".edf", ".fif", ".fif.gz", ".gdf", ".set", ".vhdr")
 
 
 def normalize_channels(raw, file: str | Path, *, eeg_only: bool = True):
@@ -138,14 +160,14 @@ def cut_windows(raw, onsets_samples: np.ndarray, n_times: int, file: str | Path)
     -------
     X : ndarray, shape (n_kept, n_chans, n_times), float32
     kept : ndarray of bool, shape (n_onsets,)
-        False for windows that would run past the end of the recording (logged).
+        False for windows that would start before the recording or run past its end (logged).
     """
     data = raw.get_data()
     onsets = np.asarray(onsets_samples, dtype=np.int64)
     kept = (onsets >= 0) & (onsets + n_times <= data.shape[1])
     if (~kept).any():
-        logger.warning("%s: %d window(s) run past the recording's end and are dropped", file,
-                       int((~kept).sum()))
+        logger.warning("%s: %d of %d window(s) fall outside the recording (before its start or "
+                       "past its end) and are dropped", file, int((~kept).sum()), len(kept))
     if not kept.any():
         return np.zeros((0, data.shape[0], n_times), np.float32), kept
     idx = onsets[kept][:, None] + np.arange(n_times)[None, :]
@@ -177,3 +199,26 @@ def annotation_onsets(raw, file: str | Path, mapping: dict[str, int], *, what: s
                             f"the file has {found or 'no annotations'}.")
     events, _ = mne.events_from_annotations(raw, event_id=mapping, verbose="error")
     return events[:, 0] - raw.first_samp, events[:, 2]
+
+
+def describe_preprocessing(cfg) -> dict:
+    """What the preprocessing of a ``data:`` config does to a recording, as plain JSON (for the
+    model card: the device must feed the model windows prepared the same way).
+
+    Examples
+    --------
+    >>> from dlink.data.config import DataConfig
+    >>> describe_preprocessing(DataConfig())["band_pass_hz"]
+    [0.3, 75.0]
+    """
+    return {
+        "channels": "EEG channels only, under standard 10-20 names, in the model's channel order",
+        "notch_hz": cfg.notch_hz,
+        "band_pass_hz": [cfg.l_freq_hz, cfg.h_freq_hz],
+        "filter": "zero-phase FIR (MNE Raw.filter, firwin design), applied offline to the whole "
+                  "recording before windowing",
+        "resample": f"to {cfg.sfreq_hz:g} Hz from the recording's own rate (MNE Raw.resample)",
+        "reference": "as recorded (no re-referencing)",
+        "units": "100 uV (a value of 1.0 is 100 uV; volts / 1e-4)",
+        "unit_volts": UNIT_V,
+    }

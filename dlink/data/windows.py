@@ -160,3 +160,25 @@ class EEGWindows:
             "runs": sorted(int(r) for r in np.unique(self.run) if r >= 0),
             "sessions": sorted(str(s) for s in np.unique(self.session) if s),
         }
+
+
+class Splits(dict):
+    """Split name -> :class:`EEGWindows`, plus ``notes``: what the loader left out and why.
+
+    A plain dict otherwise (``splits["train"]``, ``sorted(splits)``), so every caller of
+    :func:`dlink.data.load_dataset` keeps working; the notes travel into the cache, metrics.json,
+    the bench report and the model card, so that nothing is dropped silently.
+
+    Examples
+    --------
+    >>> s = Splits({"train": EEGWindows.empty(["C3"], 200.0, 800, ["a", "b"])}, notes=["x.edf: ..."])
+    >>> sorted(s), s.notes
+    (['train'], ['x.edf: ...'])
+    """
+
+    def __init__(self, splits=(), *, notes: list[str] | None = None,
+                 recordings: list[dict] | None = None):
+        super().__init__(splits)
+        self.notes: list[str] = list(notes or [])
+        #: Per-file counts of the ``recordings`` loader (None for the other datasets).
+        self.recordings = recordings

@@ -23,7 +23,9 @@ def test_data_summary_prints_json_per_split(tmp_path, capsys):
     train = splits["train"]
     assert train["windows"] == 16 and sum(train["classes"].values()) == 16
     assert train["classes"] == {"left_hand": 4, "right_hand": 4, "feet": 4, "tongue": 4}
-    assert train["n_chans"] == len(train["channels"]) == 22 and "C3" in train["channels"]
+    assert train["n_chans"] == len(out["channels"]) == 22 and "C3" in out["channels"]
+    assert all("channels" not in s for s in splits.values())  # the names once, not per split
+    assert out["notes"] == []
     assert train["sfreq_hz"] == 200.0 and train["window_samples"] == 800
     assert train["subjects"] == [1, 2] and splits["val"]["subjects"] == [3]
     assert splits["pool"]["windows"] == 0

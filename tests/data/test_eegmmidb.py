@@ -55,9 +55,30 @@ def test_load_dataset_splits_and_two_class_option(tmp_path):
     assert len(ds["train"]) == 30 and len(ds["test"]) == 0 and len(ds["pool"]) == 0
     assert ds["test"].ch_names == ds["train"].ch_names and ds["test"].n_times == 800
     assert np.unique(ds["train"].subject).tolist() == [1]
-    two = load_eegmmidb(_cfg(n_classes=2))
+    two = load_eegmmidb(_cfg(n_classes=2, runs=[4]))
     assert two["train"].class_names == ["left_fist", "right_fist"]
     assert two["train"].class_counts() == {"left_fist": 8, "right_fist": 7}
+
+
+def test_two_classes_with_a_feet_run_is_refused_when_the_config_loads(tmp_path):
+    # runs [4, 6] with n_classes 2 used to drop run 6 without a word
+    from dlink.config import ConfigError, load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  name: eegmmidb\n  runs: [4, 6]\n  n_classes: 2\n  path: /nowhere\n")
+    with pytest.raises(ConfigError, match=r"data.runs=\[4, 6\] with data.n_classes=2: run\(s\) \[6\] "
+                                          r"hold both fists/both feet.*runs: \[4\]"):
+        load_config(path)
+    with pytest.raises(ValueError, match=r"run\(s\) \[6\]"):
+        load_eegmmidb(_cfg(n_classes=2))
+
+
+def test_tmin_shifts_the_window_relative_to_the_cue():
+    cfg = _cfg(runs=[4])
+    w0 = read_run(run_file(cfg.path, 1, 4), 4, cfg, subject=1)
+    w1 = read_run(run_file(cfg.path, 1, 4), 4, _cfg(runs=[4], tmin_s=0.5), subject=1)
+    assert w1.X.shape == w0.X.shape
+    np.testing.assert_array_equal(w1.X[:, :, :700], w0.X[:, :, 100:])  # 0.5 s = 100 samples
 
 
 def test_missing_run_names_the_file(tmp_path):
@@ -93,7 +114,13 @@ def test_executed_runs_as_the_teacher_pool_and_board_channels(tmp_path):
     channels = ["FC3", "FC4", "C3", "Cz", "C4", "CP3", "CP4", "Pz"]
     cfg = _cfg(path=str(root), runs=[4], subjects=[1], n_classes=2, channels=channels,
                splits={"by": "kfold", "folds": 3, "fold": 0, "pool": {"runs": [3]}})
+    from dlink.data.leakage import SharedWindowsError
+
+    with pytest.raises(SharedWindowsError, match=r"5 of the 5 test windows also occur in pool"):
+        load_dataset(cfg, cache_dir=tmp_path / "cache")  # the copy is a leak into the teacher's pool
+    cfg.allow_shared_windows = True
     ds = load_dataset(cfg, cache_dir=tmp_path / "cache")
+    assert any("also occur in pool (allowed" in n for n in ds.notes)
     assert len(ds["pool"]) == 15 and set(ds["pool"].run.tolist()) == {3}
     assert ds["pool"].class_counts() == {"left_fist": 8, "right_fist": 7}  # T1/T2 of an executed run
     assert sum(len(ds[k]) for k in ("train", "val", "test")) == 15

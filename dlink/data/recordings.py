@@ -1,0 +1,372 @@
+"""Your own recordings: any file MNE reads, an event map to classes, windows relative to the cue.
+
+The ``recordings`` dataset reads the files listed in ``data.recordings`` (EDF, BDF, GDF, FIF,
+BrainVision, EEGLAB, ... : whatever ``mne.io.read_raw`` reads), finds the cues named in
+``data.events`` (annotation descriptions such as ``T1``, or integer codes of a stim channel such
+as ``769``), and cuts one window per cue from ``tmin_s`` to ``tmin_s + window_s`` seconds after
+it. Every recording goes through the same preprocessing as the benchmark datasets
+(:func:`dlink.data.preprocess.preprocess_raw`: band-pass, optional notch, resampling from the
+file's own rate to ``data.sfreq_hz``, units of 100 uV). Channels are matched by their standard
+10-20 name (after ``data.rename_channels`` and the usual clean-up of labels such as ``'C3..'`` or
+``'EEG C3-REF'``), and ``data.channels`` picks and orders them.
+
+The config is checked when it is loaded (:func:`check_recordings_config`), before any file is
+read. Nothing is dropped silently: channels left out, events not in the map, cues whose window
+falls outside the recording or overlaps a ``BAD`` annotation are counted, logged and returned
+as notes (``Splits.notes``), which ``dlink data summary``, ``metrics.json`` and the model card
+carry.
+
+Splits: each recording's ``split`` (train, val, test or pool), or, for entries without one, the
+subject ranges of ``data.splits`` applied to the entry's ``subject``.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dlink._check import did_you_mean
+
+from ._checks import DataFileError
+from .config import DataConfig
+from .splits import SPLIT_NAMES
+from .windows import EEGWindows, Splits
+
+logger = logging.getLogger(__name__)
+
+_ENTRY_KEYS = ("file", "subject", "split")
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One entry of ``data.recordings``: a file (or glob pattern), its subject and split."""
+
+    file: str
+    subject: int = 1
+    split: str | None = None
+
+
+def parse_recordings(entries) -> list[Recording]:
+    """``data.recordings`` as :class:`Recording` entries; checks their form (reads no file).
+
+    Examples
+    --------
+    >>> parse_recordings(["a.edf", {"file": "b.edf", "subject": 2, "split": "test"}])[1]
+    Recording(file='b.edf', subject=2, split='test')
+    """
+    if not isinstance(entries, (list, tuple)) or not entries:
+        raise ValueError("data.recordings must be a non-empty list of files (or {file, subject, "
+                         f"split}} mappings) for data.name: recordings, got {entries!r}.")
+    out = []
+    for i, e in enumerate(entries):
+        where = f"data.recordings[{i}]"
+        if isinstance(e, str):
+            e = {"file": e}
+        if not isinstance(e, dict):
+            raise ValueError(f"{where} must be a path or a mapping with keys {', '.join(_ENTRY_KEYS)}, "
+                             f"got {e!r}.")
+        for k in e:
+            if k not in _ENTRY_KEYS:
+                raise ValueError(f"{where}: unknown key {k!r}; allowed: {', '.join(_ENTRY_KEYS)}."
+                                 f"{did_you_mean(str(k), _ENTRY_KEYS)}")
+        file, subject, split = e.get("file"), e.get("subject", 1), e.get("split")
+        if not isinstance(file, str) or not file.strip():
+            raise ValueError(f"{where}.file must be a path (a string), got {file!r}.")
+        if not isinstance(subject, int) or isinstance(subject, bool) or subject < 0:
+            raise ValueError(f"{where}.subject must be an integer >= 0, got {subject!r}.")
+        if split is not None and split not in SPLIT_NAMES:
+            raise ValueError(f"{where}.split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}."
+                             f"{did_you_mean(str(split), SPLIT_NAMES)}")
+        out.append(Recording(file, subject, split))
+    return out
+
+
+def event_classes(events) -> tuple[list[str], dict[str, int]]:
+    """Class names (order of first appearance) and event key (as a string) -> class index.
+
+    Examples
+    --------
+    >>> event_classes({"T1": "left", "T2": "right", 769: "left"})
+    (['left', 'right'], {'T1': 0, 'T2': 1, '769': 0})
+    """
+    if not isinstance(events, dict) or not events:
+        raise ValueError("data.events must map annotation descriptions or integer event codes to "
+                         "class names, e.g. {T1: left_fist, T2: right_fist} or {769: left, 770: right}; "
+                         f"got {events!r}.")
+    names: list[str] = []
+    code_of: dict[str, int] = {}
+    for key, name in events.items():
+        if isinstance(key, bool) or not isinstance(key, (str, int)) or str(key).strip() == "":
+            raise ValueError(f"data.events: key {key!r} must be an annotation description (text) "
+                             "or an integer event code.")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"data.events[{key!r}] must be a class name (text), got {name!r}.")
+        if str(key) in code_of:
+            raise ValueError(f"data.events: the event {key!r} is listed twice (as {str(key)!r}).")
+        if name not in names:
+            names.append(name)
+        code_of[str(key)] = names.index(name)
+    if len(names) < 2:
+        raise ValueError(f"data.events maps every event to the one class {names[0]!r}; a classifier "
+                         "needs at least 2 classes.")
+    return names, code_of
+
+
+def check_recordings_config(cfg: DataConfig) -> None:
+    """Everything about a ``recordings`` config that can be checked without reading a file.
+
+    Called by :meth:`DataConfig.validate` (so by the config loader): the entries' form, the
+    event map and the number of classes, channel names, and that train, val and test each get a
+    recording (from its ``split`` or from the ``data.splits`` subject ranges).
+    """
+    recs = parse_recordings(cfg.recordings)
+    names, _ = event_classes(cfg.events)
+    if cfg.n_classes != len(names):
+        raise ValueError(f"data.n_classes={cfg.n_classes} but data.events maps to {len(names)} "
+                         f"classes {names}; set data.n_classes: {len(names)}.")
+    from .montage import check_standard_names
+
+    if not isinstance(cfg.rename_channels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in cfg.rename_channels.items()):
+        raise ValueError(f"data.rename_channels must map file labels to 10-20 names (text to text), "
+                         f"got {cfg.rename_channels!r}.")
+    check_standard_names(list(cfg.rename_channels.values()), what="data.rename_channels targets")
+    channels = getattr(cfg, "channels", None)
+    if channels:
+        check_standard_names(list(channels), what="data.channels")
+    if cfg.stim_channel is not None and not all(str(k).lstrip("-").isdigit() for k in cfg.events):
+        raise ValueError(f"data.stim_channel={cfg.stim_channel!r} reads integer event codes, but "
+                         f"data.events has text keys {[k for k in cfg.events if not str(k).isdigit()]}; "
+                         "use integer codes or remove data.stim_channel (annotations).")
+    splits = {_split_of(r, cfg.splits) for r in recs}
+    no_split = [r.file for r in recs if _split_of(r, cfg.splits) is None]
+    if no_split:
+        raise ValueError(f"data.recordings: {no_split} have no split: give each entry a split "
+                         f"(train, val, test or pool), or subject ranges in data.splits that "
+                         f"contain its subject.")
+    missing = [s for s in ("train", "val", "test") if s not in splits]
+    if missing:
+        raise ValueError(f"data.recordings: no recording goes to the {missing} split(s); every run "
+                         f"needs train, val and test recordings (set split: on the entries).")
+
+
+def _split_of(rec: Recording, ranges: dict) -> str | None:
+    if rec.split is not None:
+        return rec.split
+    for name, (first, last) in (ranges or {}).items():
+        if first <= rec.subject <= last:
+            return name
+    return None
+
+
+def expand_recordings(cfg: DataConfig) -> list[tuple[Path, Recording]]:
+    """Every file of ``data.recordings`` (globs expanded, sorted), checked to exist, unread.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming every entry that matches no file.
+    """
+    out, missing = [], []
+    for rec in parse_recordings(cfg.recordings):
+        pattern = str(Path(rec.file).expanduser())
+        if glob.has_magic(pattern):
+            files = sorted(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
+        else:
+            files = [Path(pattern)] if Path(pattern).is_file() else []
+        if not files:
+            missing.append(rec.file)
+        out += [(f, rec) for f in files]
+    if missing:
+        raise FileNotFoundError(f"data.recordings: no file matches {missing} (working directory "
+                                f"{Path.cwd()}); fix the paths in the config.")
+    return out
+
+
+def find_events(raw, file: str | Path, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Cue onsets (seconds from the first sample), class indices and what was ignored.
+
+    Annotations are used when any of their descriptions is a key of ``data.events`` (and no
+    ``data.stim_channel`` is set); otherwise integer codes of the stim channel.
+
+    Returns
+    -------
+    onsets_s : ndarray of float, shape (n_events,)
+    y : ndarray of int64, shape (n_events,)
+    info : dict
+        ``source`` ("annotations" or "stim channel NAME"), ``ignored`` (event -> count of events
+        not in the map), ``bad_spans_s`` (onset, end) of BAD annotations.
+    """
+    import mne
+
+    _, code_of = event_classes(cfg.events)
+    sfreq = float(raw.info["sfreq"])
+    ann = raw.annotations
+    bad = [(float(o), float(o + d)) for o, d, s in zip(ann.onset - raw.first_time, ann.duration,
+                                                        ann.description) if s.upper().startswith("BAD")]
+    descs = Counter(str(d) for d in ann.description)
+    if cfg.stim_channel is None and set(descs) & set(code_of):
+        keys = [d for d in code_of if d in descs]
+        events, _ = mne.events_from_annotations(raw, event_id={d: j + 1 for j, d in enumerate(keys)},
+                                                verbose="error")
+        onsets_s = (events[:, 0] - raw.first_samp) / sfreq
+        y = np.array([code_of[keys[c - 1]] for c in events[:, 2]], np.int64)
+        ignored = {d: n for d, n in descs.items() if d not in code_of and not d.upper().startswith("BAD")}
+        return onsets_s, y, {"source": "annotations", "ignored": ignored, "bad_spans_s": bad}
+    stim = ([cfg.stim_channel] if cfg.stim_channel is not None else
+            [raw.ch_names[i] for i in mne.pick_types(raw.info, stim=True)])
+    missing_stim = [s for s in stim if s not in raw.ch_names]
+    if missing_stim:
+        raise DataFileError(f"{file}: data.stim_channel {missing_stim[0]!r} is not a channel of the "
+                            f"file; it has {raw.ch_names}.")
+    events = (mne.find_events(raw, stim_channel=stim, shortest_event=1, verbose="error")
+              if stim else np.zeros((0, 3), np.int64))
+    codes = Counter(str(int(c)) for c in events[:, 2])
+    if not set(codes) & set(code_of):
+        raise DataFileError(
+            f"{file}: none of the events of data.events ({sorted(code_of)}) occurs: the file's "
+            f"annotations are {dict(descs) or 'none'}"
+            f"{f', its stim channel {stim} codes {dict(codes)}' if stim else ', it has no stim channel'}. "
+            "Map the events it has in data.events.")
+    keep = np.array([str(int(c)) in code_of for c in events[:, 2]], bool)
+    onsets_s = (events[keep, 0] - raw.first_samp) / sfreq
+    y = np.array([code_of[str(int(c))] for c in events[keep, 2]], np.int64)
+    ignored = {f"code {c}": n for c, n in codes.items() if c not in code_of}
+    return onsets_s, y, {"source": f"stim channel {','.join(stim)}", "ignored": ignored,
+                         "bad_spans_s": bad}
+
+
+def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
+                   channels: list[str] | None = None) -> tuple[EEGWindows, dict]:
+    """Windows of one recording, and a count of everything left out.
+
+    Parameters
+    ----------
+    file : str | Path
+        Any recording MNE reads.
+    cfg : DataConfig
+        ``events``, ``tmin_s``, ``window_s``, the preprocessing and the target rate.
+    subject : int
+        Subject id stored with the windows.
+    channels : list of str | None
+        10-20 names to keep, in this order (None: every EEG channel of the file).
+
+    Returns
+    -------
+    windows : EEGWindows
+        One window per cue, ``(n, n_chans, round(window_s * sfreq_hz))``, in 100 uV.
+    info : dict
+        ``file``, ``source_sfreq_hz``, ``events`` (class -> count found), ``windows``,
+        ``ignored_events``, ``outside_recording``, ``overlapping_bad``, ``channels_dropped``.
+
+    Examples
+    --------
+    >>> w, info = read_recording("my.edf", cfg)       # doctest: +SKIP
+    >>> w.X.shape, info["channels_dropped"]           # doctest: +SKIP
+    ((30, 8, 800), ['EOG'])
+    """
+    import mne
+
+    from .preprocess import cut_windows, normalize_channels, preprocess_raw, read_raw
+
+    names, _ = event_classes(cfg.events)
+    raw = read_raw(file, what="recording", fix="Check data.recordings in the config.")
+    source_sfreq = float(raw.info["sfreq"])
+    onsets_s, y, ev = find_events(raw, file, cfg)
+    if cfg.rename_channels:
+        present = {k: v for k, v in cfg.rename_channels.items() if k in raw.ch_names}
+        raw.rename_channels(present, verbose="error")
+        raw.set_channel_types({v: "eeg" for v in present.values()}, verbose="error")
+    eeg = set(mne.pick_types(raw.info, eeg=True, exclude=()))
+    not_eeg = [c for i, c in enumerate(raw.ch_names) if i not in eeg]
+    normalize_channels(raw, file)
+    keep = list(channels) if channels else list(raw.ch_names)
+    extra = [c for c in raw.ch_names if c not in keep]
+    preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz, h_freq_hz=cfg.h_freq_hz,
+                   notch_hz=cfg.notch_hz, required=keep)
+    try:  # positions by name (standard 10-05); the teachers place channels by name too
+        raw.set_montage("standard_1005", on_missing="ignore", verbose="error")
+    except Exception as e:  # pragma: no cover - names were checked against the same list
+        logger.info("%s: no standard positions (%s)", file, e)
+    n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
+    start_s = onsets_s + cfg.tmin_s
+    in_bad = np.array([any(s < b1 and s + n_times / cfg.sfreq_hz > b0 for b0, b1 in ev["bad_spans_s"])
+                       for s in start_s], bool)
+    onsets = np.round(start_s * cfg.sfreq_hz).astype(np.int64)
+    onsets[in_bad] = -1  # dropped with the windows outside the recording, counted apart below
+    X, kept = cut_windows(raw, onsets, n_times, file)
+    info = {
+        "file": str(file), "subject": int(subject), "source_sfreq_hz": source_sfreq,
+        "events_source": ev["source"],
+        "events": {n: int(np.sum(y == i)) for i, n in enumerate(names)},
+        "windows": int(kept.sum()),
+        "ignored_events": ev["ignored"],
+        "outside_recording": int((~kept & ~in_bad).sum()),
+        "overlapping_bad": int(in_bad.sum()),
+        "channels_dropped": extra + not_eeg,
+    }
+    w = EEGWindows(X, y[kept], np.full(int(kept.sum()), subject), keep, cfg.sfreq_hz, names)
+    return w, info
+
+
+def describe(info: dict) -> str | None:
+    """One line saying what a recording left out (None when nothing was)."""
+    parts = []
+    if info["ignored_events"]:
+        parts.append("events not in data.events (ignored): "
+                     + ", ".join(f"{k} x{n}" for k, n in info["ignored_events"].items()))
+    if info["outside_recording"]:
+        parts.append(f"{info['outside_recording']} cue(s) whose window falls outside the recording")
+    if info["overlapping_bad"]:
+        parts.append(f"{info['overlapping_bad']} cue(s) whose window overlaps a BAD annotation")
+    if info["channels_dropped"]:
+        parts.append(f"{len(info['channels_dropped'])} channel(s) not used: {info['channels_dropped']}")
+    if not parts:
+        return None
+    return f"{Path(info['file']).name}: " + "; ".join(parts)
+
+
+def load_recordings(cfg: DataConfig, *, verbose: bool = False) -> Splits:
+    """Every split of a ``recordings`` config.
+
+    Returns
+    -------
+    Splits
+        ``train``, ``val``, ``test``, ``pool`` (empty where no recording goes), with ``notes``
+        (what was left out, per recording) and ``recordings`` (per-file counts).
+    """
+    from tqdm import tqdm
+
+    files = expand_recordings(cfg)  # every file checked to exist before the first is read
+    names, _ = event_classes(cfg.events)
+    channels = list(getattr(cfg, "channels", None) or []) or None
+    n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
+    parts: dict[str, list[EEGWindows]] = {s: [] for s in SPLIT_NAMES}
+    infos, notes = [], []
+    for file, rec in tqdm(files, desc="recordings", disable=not verbose):
+        w, info = read_recording(file, cfg, subject=rec.subject, channels=channels)
+        if channels is None:  # the first recording fixes the channels of the others
+            channels = list(w.ch_names)
+        split = _split_of(rec, cfg.splits)
+        info["split"] = split
+        infos.append(info)
+        logger.info("%s (%s): %d windows %s", file, split, info["windows"], info["events"])
+        if (line := describe(info)) is not None:
+            logger.warning("%s", line)
+            notes.append(line)
+        if len(w) == 0:
+            line = f"{file.name}: no window left (all {sum(info['events'].values())} cues dropped)"
+            logger.warning("%s", line)
+            notes.append(line)
+        parts[split].append(w)
+    out = Splits({s: EEGWindows.concat(p) if p else EEGWindows.empty(channels, cfg.sfreq_hz, n_times, names)
+                  for s, p in parts.items()}, notes=notes, recordings=infos)
+    rates = sorted({i["source_sfreq_hz"] for i in infos})
+    logger.info("recordings: %d files at %s Hz resampled to %g Hz; windows per split %s", len(infos),
+                rates, cfg.sfreq_hz, {k: len(v) for k, v in out.items()})
+    return out
