@@ -34,11 +34,17 @@ def run(args: argparse.Namespace) -> int:
     s, t = m["student"], m["teacher"]
     summary = {
         "student": {k: s.get(k) for k in ("balanced_accuracy", "kappa", "f1_weighted", "params", "macs")},
-        "teacher": {k: t.get(k) for k in ("balanced_accuracy", "kappa", "params")},
+        "teacher": {k: t.get(k) for k in ("balanced_accuracy", "kappa", "params", "init")},
         "baselines": {n: b.get("balanced_accuracy") for n, b in m["baselines"].items()},
+        "student_balanced_accuracy_ci": [round(v, 3) for v in s.get("balanced_accuracy_ci") or []],
+        "test_windows": s.get("n"),
         "router_layer_weights": [round(w, 3) for w in m["router"].get("layer_weights_mean", [])],
         "timing_s": {k: round(v, 1) for k, v in m["timing"].items()},
         "run": str(args.run),
     }
     print(json.dumps(summary, indent=2))
+    import sys
+
+    for w in m.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
     return 0

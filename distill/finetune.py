@@ -332,9 +332,11 @@ def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = N
         raise ValueError(f"teacher.val_split = {cfg.teacher.val_split!r} is missing or empty; "
                          f"splits: { {k: len(v) for k, v in splits.items()} }.")
     val = splits[cfg.teacher.val_split]
-    if abs(fit.sfreq - 200.0) > 1e-6:
-        raise ValueError(f"The teachers take 200 Hz EEG; the dataset is at {fit.sfreq} Hz. "
-                         f"Set data.sfreq_hz: 200.")
+    from .teachers.config import TEACHER_SFREQ_HZ
+
+    if abs(fit.sfreq - TEACHER_SFREQ_HZ) > 1e-6:  # the config loader refuses this first
+        raise ValueError(f"The teachers take {TEACHER_SFREQ_HZ:g} Hz EEG; the dataset is at "
+                         f"{fit.sfreq} Hz. Set data.sfreq_hz: {TEACHER_SFREQ_HZ:g}.")
     torch.manual_seed(cfg.seed)  # the freshly initialised weights (head; whole model from scratch)
     teacher = build_teacher(cfg.teacher, n_chans=fit.n_chans, n_times=fit.n_times,
                             n_outputs=len(fit.class_names), ch_names=fit.ch_names)
@@ -347,6 +349,9 @@ def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = N
                if name in splits}
     metrics["fit_split"], metrics["n_fit"] = cfg.teacher.finetune_split, len(fit)
     metrics["params"] = int(sum(p.numel() for p in teacher.parameters()))
+    from .honesty import teacher_init
+
+    metrics["init"] = teacher_init(cfg.teacher.checkpoint)  # travels with teacher.pt
     save_teacher_file(run.teacher, teacher, class_names=fit.class_names, metrics=_plain(metrics),
                       history=_plain(history))
     inputs = [p for p in (config_path, cfg.teacher.checkpoint) if p and Path(p).is_file()]

@@ -44,6 +44,7 @@ def prepare_teacher(cfg, run, *, teacher_path: str | Path | None = None, verbose
     an interrupted fine-tuning).
     """
     from .finetune import finetune_run
+    from .honesty import teacher_init
     from .teachers import load_teacher_file
 
     key_file = run.path / "cache" / "teacher_key.json"
@@ -54,7 +55,7 @@ def prepare_teacher(cfg, run, *, teacher_path: str | Path | None = None, verbose
                 from dlink.io import atomic_write_bytes
 
                 atomic_write_bytes(run.teacher, f.read())
-        return teacher, {"source": str(teacher_path)}
+        return teacher, {"source": str(teacher_path), **_init_of(teacher)}
     key = teacher_key(cfg)
     if run.teacher.is_file() and key_file.is_file():
         saved = json.loads(key_file.read_text())
@@ -63,13 +64,20 @@ def prepare_teacher(cfg, run, *, teacher_path: str | Path | None = None, verbose
             import torch
 
             history = torch.load(run.teacher, map_location="cpu", weights_only=True).get("history", {})
-            return load_teacher_file(run.teacher), {"source": "reused", "key": key,
-                                                    "history": history}
+            teacher = load_teacher_file(run.teacher)
+            return teacher, {"source": "reused", "key": key, "history": history,
+                             **(_init_of(teacher) or teacher_init(cfg.teacher.checkpoint))}
     t0 = time.perf_counter()
     teacher, summary = finetune_run(cfg, run.path, config_path=run.config, verbose=verbose)
     atomic_write_json(key_file, {"key": key, "sha256": sha256_file(run.teacher)})
     return teacher.eval(), {"source": "finetuned", "key": key, "finetune_s": time.perf_counter() - t0,
-                            "history": summary.get("history", {})}
+                            "history": summary.get("history", {}), **teacher_init(cfg.teacher.checkpoint)}
+
+
+def _init_of(teacher) -> dict:
+    """How a teacher file's teacher was initialised, from its metrics (empty when not recorded)."""
+    init = (getattr(teacher, "metrics", None) or {}).get("init")
+    return dict(init) if isinstance(init, dict) else {}
 
 
 def build_caches(teacher, splits: dict, *, cache_root: Path | None, verbose: bool = False) -> dict:
@@ -253,7 +261,9 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
                     "params": count_params(teacher),
                     "macs": count_macs(teacher, tr.n_chans, tr.n_times),
                     "macs_note": "linear and conv layers; attention matmuls not counted",
-                    "arch": cfg.teacher.arch, "source": teacher_info["source"]},
+                    "arch": cfg.teacher.arch, "source": teacher_info["source"],
+                    **{k: teacher_info[k] for k in ("pretrained", "checkpoint", "init")
+                       if k in teacher_info}},
         "student": {**evaluate(student, splits), "arch": cfg.student.arch,
                     "train_s": history["train_s"]},
         "baselines": {},
@@ -269,6 +279,10 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
         timing[f"{name}_s"] = time.perf_counter() - t0
     timing["total_s"] = time.perf_counter() - t_start
     metrics["timing"] = timing
+    metrics["data"] = data_block(cfg.data, splits)
+    metrics["warnings"] = run_warnings(metrics, splits)
+    for w in metrics["warnings"]:  # `dlink distill` prints them
+        log.info("warning: %s", w)
 
     atomic_torch_save(student_payload(
         student, arch=cfg.student.arch,
@@ -280,6 +294,35 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
     run.write_stamp("distill", inputs=[run.config], outputs=[run.student, run.metrics, run.teacher],
                     extra={"test_balanced_accuracy": metrics["student"]["balanced_accuracy"]})
     return metrics
+
+
+def data_block(data_cfg, splits: dict) -> dict:
+    """What the run was trained and tested on, for metrics.json and the model card."""
+    first = splits["train"]
+    out = {
+        "dataset": data_cfg.name,
+        "windows": {k: len(v) for k, v in splits.items()},
+        "classes": {k: v.class_counts() for k, v in splits.items() if len(v)},
+        "subjects": {k: sorted(int(s) for s in set(v.subject.tolist())) for k, v in splits.items() if len(v)},
+        "channels": list(first.ch_names), "sfreq_hz": first.sfreq, "window_samples": first.n_times,
+        "notes": list(getattr(splits, "notes", [])),
+    }
+    if data_cfg.name == "recordings":
+        out["recordings"] = [{k: r.get(k) for k in ("file", "subject", "split", "source_sfreq_hz",
+                                                    "windows", "events")}
+                             for r in getattr(splits, "recordings", None) or []]
+    elif data_cfg.path:
+        out["path"] = str(data_cfg.path)
+    return out
+
+
+def run_warnings(metrics: dict, splits: dict) -> list[str]:
+    """The honesty warnings of a distill run (see :mod:`dlink.distill.honesty`)."""
+    from .honesty import teacher_warning, small_test_set_warning
+
+    found = [teacher_warning(metrics["teacher"]),
+             small_test_set_warning(metrics["student"], class_counts=splits["test"].class_counts())]
+    return [w for w in found if w]
 
 
 def clear_checkpoints(run) -> None:
