@@ -2,14 +2,16 @@
 
 ``build_firmware(run_dir, board)`` is ``dlink firmware build RUN --board B``:
 
-1. requires the export stage (``RUN/export/student.int8.tflite`` and ``test_vectors.c/.h``);
-2. generates the model's C into ``RUN/firmware/B/`` (``dlink.export.codegen.generate_c``) and
-   copies the test vectors beside it;
+1. requires the export stage (``RUN/export/student.int8.tflite`` and ``test_vectors.c/.h``,
+   unless ``firmware.test_vectors`` is false: the deployment build, ``-DDLK_NO_TEST_VECTORS``);
+2. generates the model's C into ``RUN/firmware/B/`` (``dlink.export.codegen.generate_c``, with
+   the run's model card in the header) and copies the test vectors beside it;
 3. compiles the generated model, the int8 runtime (``dlink.firmware.runtime_sources``), the app
    (``firmware/app``) and the board (``firmware/boards``) with ``arm-none-eabi-gcc`` for the
    board's core, and links with the board's linker script: ``app.elf``, ``app.map``, ``app.hex``,
    ``app.bin``;
-4. writes the size report ``size.json`` (:mod:`dlink.firmware.size`) and the stamp
+4. writes the size report ``size.json`` (:mod:`dlink.firmware.size`, with ``fit``: RAM and
+   flash against the board, a warning above ``firmware.memory_warn_percent``) and the stamp
    ``firmware-B``.
 
 A pure-Python build (no make): the same sources in the same order with the same flags give the
@@ -20,6 +22,7 @@ board, the region and the overflow.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -227,13 +230,14 @@ def test_vector_bytes(header: Path) -> int | None:
     return n * (i + o)
 
 
-def _default_generate(tflite_path: Path, out_dir: Path, *, name: str) -> dict[str, Any]:
+def _default_generate(tflite_path: Path, out_dir: Path, *, name: str,
+                      card: dict | None = None) -> dict[str, Any]:
     try:
         from dlink.export.codegen import generate_c
     except ImportError as e:
         raise FirmwareBuildError(
             f"the C code generator (dlink.export.codegen.generate_c) is not available: {e}") from None
-    return generate_c(tflite_path, out_dir, name=name)
+    return generate_c(tflite_path, out_dir, name=name, card=card)
 
 
 def resolve_backend(backend: str, board: str) -> str:
@@ -297,18 +301,24 @@ def build_firmware(
     backend = resolve_backend(cfg.backend, board)
     run.require_stage("export", board=board, needed_by=f"`dlink firmware build --board {board}`")
     tflite = run.require_file(run.export_dir / "student.int8.tflite", stage="export")
-    tv_c = run.require_file(run.export_dir / "test_vectors.c", stage="export")
-    tv_h = run.require_file(run.export_dir / "test_vectors.h", stage="export")
+    tv_files = [run.require_file(run.export_dir / f"test_vectors.{ext}", stage="export")
+                for ext in ("c", "h")] if cfg.test_vectors else []
+    card_path = run.path / "model_card.json"
+    card = json.loads(card_path.read_text()) if card_path.is_file() else None
 
     out_dir = run.firmware_dir(board)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("test_vectors.c", "test_vectors.h"):  # a deployment build must not pick up old ones
+        if not cfg.test_vectors and (out_dir / stale).is_file():
+            (out_dir / stale).unlink()
     logger.info("generating C for %s into %s", tflite, out_dir)
-    gen = (generate or _default_generate)(tflite, out_dir, name=MODEL_NAME)
+    gen = (generate or _default_generate)(tflite, out_dir, name=MODEL_NAME,
+                                          **({"card": card} if card else {}))
     for key in ("c_files", "include_dirs", "arena_bytes", "macs"):
         if key not in gen:
             raise FirmwareBuildError(f"the code generator's result lacks {key!r} "
                                      f"(it returned the keys {sorted(gen)}).")
-    for src in (tv_c, tv_h):
+    for src in tv_files:
         atomic_write_bytes(out_dir / src.name, src.read_bytes())
 
     runtime = runtime or _default_runtime
@@ -318,19 +328,21 @@ def build_firmware(
     ref_c = {Path(p).resolve() for p in runtime("ref")[0]}
     model_c = [Path(p) for p in gen["c_files"] if Path(p).resolve() not in ref_c]
     app_c, app_inc = board_sources(board)
-    c_files = [*app_c, *model_c, *rt_c, out_dir / tv_c.name]
+    c_files = [*app_c, *model_c, *rt_c, *(out_dir / f.name for f in tv_files if f.suffix == ".c")]
     include_dirs = [*app_inc, out_dir, *map(Path, gen["include_dirs"]), *rt_inc]
     logger.info("building %d C files for %s (%s, -O%s)", len(c_files), board, spec["core"],
                 cfg.opt_level)
     try:
         outputs = compile_app(out_dir, board, c_files=c_files, include_dirs=include_dirs,
-                              opt_level=cfg.opt_level, stack_bytes=cfg.stack_bytes)
+                              opt_level=cfg.opt_level, stack_bytes=cfg.stack_bytes,
+                              defines=() if cfg.test_vectors else ("DLK_NO_TEST_VECTORS",))
     except ModelTooBigError as e:
-        tv_bytes = test_vector_bytes(out_dir / tv_h.name)
+        tv_bytes = test_vector_bytes(out_dir / "test_vectors.h") if cfg.test_vectors else None
         if tv_bytes and "region FLASH" in str(e):
             raise ModelTooBigError(
                 f"{e} The embedded test vectors take {tv_bytes} bytes of it (fewer: "
-                f"export.n_test_vectors).") from None
+                f"export.n_test_vectors; none, for deployment: --no-test-vectors or "
+                f"firmware.test_vectors: false).") from None
         raise
 
     report = size_report(outputs["elf"], spec, extra={
@@ -339,11 +351,19 @@ def build_firmware(
         "backend": backend,
         "opt_level": cfg.opt_level,
         "ops": list(gen.get("ops", [])),
+        "test_vectors_embedded": bool(cfg.test_vectors),
     })
+    from .fit import memory_fit
+
+    report["fit"] = memory_fit(board, ram_bytes=report["ram_bytes"], flash_bytes=report["image_bytes"],
+                               warn_percent=cfg.memory_warn_percent, what="the app")
+    for msg in report["fit"]["messages"]:  # a linked app fits; tight is worth a word (the CLI says it)
+        logger.info("%s", msg)
     outputs["size"] = atomic_write_json(out_dir / "size.json", report)
-    run.write_stamp(f"firmware-{board}", inputs=[tflite, tv_c, tv_h],
+    run.write_stamp(f"firmware-{board}", inputs=[tflite, *tv_files, *([card_path] if card else [])],
                     outputs=[outputs[k] for k in ("elf", "map", "hex", "bin", "size")],
-                    extra={"board": board, "backend": backend, "opt_level": cfg.opt_level})
+                    extra={"board": board, "backend": backend, "opt_level": cfg.opt_level,
+                           "test_vectors": bool(cfg.test_vectors)})
     logger.info("%s: flash %d bytes, RAM %d bytes (arena %d)", board, report["flash_bytes"],
                 report["ram_bytes"], report["arena_bytes"])
     return {"board": board, "out_dir": out_dir, **outputs, "size_report": report, "generated": gen}

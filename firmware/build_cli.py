@@ -16,24 +16,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("auto", "ref", "dsp"),
                         help="kernel backend: ref (portable C), dsp (SMLAD) or auto (the fastest "
                              "the board runs); default: the run's firmware.backend (auto)")
+    parser.add_argument("--no-test-vectors", action="store_true",
+                        help="the deployment build: embed no test vectors (they can take most of a "
+                             "small board's flash); the app runs the model once on a zero input")
 
 
 def run(args: argparse.Namespace) -> int:
     from dlink.firmware.build import build_firmware
 
     config = None
-    if args.backend is not None:
+    over = {k: v for k, v in (("backend", args.backend),
+                              ("test_vectors", False if args.no_test_vectors else None)) if v is not None}
+    if over:
         import dataclasses
 
         from dlink.firmware.build import load_firmware_config
         from dlink.rundir import RunDir
 
-        config = dataclasses.replace(load_firmware_config(RunDir(args.run)), backend=args.backend)
+        config = dataclasses.replace(load_firmware_config(RunDir(args.run)), **over)
         config.validate()
     out = build_firmware(args.run, args.board, config=config)
     rep = out["size_report"]
+    tv = (f"; with the test vectors {rep['image_bytes']} B, {rep['flash_used_percent']}%"
+          if rep.get("test_vectors_embedded", True) else "; deployment build: no test vectors")
     print(f"{out['board']} ({rep['core']}, {rep['backend']} kernels): {out['elf']}  flash {rep['flash_bytes']} B "
-          f"({rep['flash_app_percent']}%; with the test vectors {rep['image_bytes']} B, "
-          f"{rep['flash_used_percent']}%), RAM {rep['ram_bytes']} B ({rep['ram_used_percent']}%; "
+          f"({rep['flash_app_percent']}%{tv}), RAM {rep['ram_bytes']} B ({rep['ram_used_percent']}%; "
           f"arena {rep['arena_bytes']} B, stack {rep['stack']} B)")
+    from dlink.firmware.fit import describe_fit
+
+    print(f"fit on {out['board']}: {describe_fit(rep['fit'])}")
+    for msg in rep["fit"]["messages"]:
+        print(f"warning: {msg}")
     return 0

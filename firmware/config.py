@@ -42,6 +42,12 @@ class FirmwareConfig:
     #: Stack reserved at the top of RAM, in bytes (None: the board's default, see BOARDS). The app
     #: paints it and reports the peak actually used.
     stack_bytes: int | None = None
+    #: Embed the export's test vectors in the app (it checks them on the board). false: the
+    #: deployment build, without them (they can take most of a small board's flash).
+    test_vectors: bool = True
+    #: Export and firmware build warn when the model uses more than this percentage of the
+    #: board's RAM or flash (and fail when it does not fit at all).
+    memory_warn_percent: float = 90.0
     #: Real board: serial baud rate and how long to wait for the app's result line.
     serial_baud: int = 115200
     serial_timeout_s: float = 60.0
@@ -63,6 +69,9 @@ class FirmwareConfig:
             raise ValueError(f"firmware.serial_timeout_s must be > 0, got {self.serial_timeout_s!r}.")
         if self.serial_baud <= 0:
             raise ValueError(f"firmware.serial_baud must be > 0, got {self.serial_baud!r}.")
+        if not 0 < self.memory_warn_percent <= 100:
+            raise ValueError(f"firmware.memory_warn_percent must be in (0, 100], got "
+                             f"{self.memory_warn_percent!r}.")
         if self.stack_bytes is not None and (self.stack_bytes < 1024 or self.stack_bytes % 8):
             raise ValueError(f"firmware.stack_bytes must be a multiple of 8 and >= 1024 (or null "
                              f"for the board's default), got {self.stack_bytes!r}.")

@@ -16,18 +16,31 @@
  * stack (startup, main and the model together: what the app needs), model_stack_peak_bytes from
  * main's stack pointer (what student_invoke and the calls around it need). flash_bytes and ram_bytes come from the linker's symbols: flash = code,
  * read-only data and the .data image WITHOUT the embedded test vectors (test_vector_bytes, in
- * flash too); ram = .data + .bss (the arena included) + the reserved stack. */
+ * flash too); ram = .data + .bss (the arena included) + the reserved stack.
+ *
+ * Built with -DDLK_NO_TEST_VECTORS (`dlink firmware build --no-test-vectors`, the deployment
+ * build), the app embeds no test vectors: it runs the model once on an input buffer holding the
+ * input zero point (a window of zeros), checks the status, and prints the same line with
+ * "total":0 (nothing to compare). A deployed application fills that buffer from its ADC. */
 #include <stdint.h>
 #include <string.h>
 
 #include "dlink/board.h"
 #include "student_model.h"
+
+#ifdef DLK_NO_TEST_VECTORS
+#define DLK_TV_COUNT 0u
+#define DLK_RUNS 1u
+static int8_t dlk_input[STUDENT_INPUT_BYTES];
+#else
 #include "test_vectors.h"
+#define DLK_RUNS DLK_TV_COUNT
 
 _Static_assert(DLK_TV_INPUT_BYTES == STUDENT_INPUT_BYTES,
                "test_vectors.h and student_model.h disagree on the input size");
 _Static_assert(DLK_TV_OUTPUT_BYTES == STUDENT_OUTPUT_BYTES,
                "test_vectors.h and student_model.h disagree on the output size");
+#endif
 
 extern uint32_t __stack_limit__[];
 extern uint32_t __stack_top__[];
@@ -131,6 +144,7 @@ static void dlk_put_unit_field(dlk_line_t *line, const char *suffix, uint64_t va
     dlk_put_u64(line, value);
 }
 
+#ifndef DLK_NO_TEST_VECTORS
 static void dlk_report_mismatch(uint32_t index)
 {
     dlk_line_t *line = &dlk_line;
@@ -151,6 +165,7 @@ static void dlk_report_mismatch(uint32_t index)
         }
     }
 }
+#endif
 
 int main(void)
 {
@@ -164,10 +179,18 @@ int main(void)
     uint64_t min_count = UINT64_MAX;
     uint64_t max_count = 0;
 
-    for (uint32_t i = 0; i < DLK_TV_COUNT; ++i) {
+#ifdef DLK_NO_TEST_VECTORS
+    memset(dlk_input, STUDENT_INPUT_ZERO_POINT, sizeof dlk_input);
+#endif
+    for (uint32_t i = 0; i < DLK_RUNS; ++i) {
         memset(dlk_output, 0, sizeof dlk_output);
+#ifdef DLK_NO_TEST_VECTORS
+        const int8_t *input = dlk_input;
+#else
+        const int8_t *input = dlk_tv_inputs[i];
+#endif
         uint64_t t0 = dlk_board_counter();
-        dlk_status_t status = student_invoke(dlk_tv_inputs[i], DLK_TV_INPUT_BYTES, dlk_output,
+        dlk_status_t status = student_invoke(input, STUDENT_INPUT_BYTES, dlk_output,
                                              sizeof dlk_output);
         uint64_t t1 = dlk_board_counter();
         uint64_t count = t1 - t0;
@@ -177,12 +200,14 @@ int main(void)
         if ((int)status != 0) {
             invoke_errors += 1u;
         }
+#ifndef DLK_NO_TEST_VECTORS
         if ((int)status == 0 && memcmp(dlk_output, dlk_tv_expected[i], DLK_TV_OUTPUT_BYTES) == 0) {
             matched += 1u;
         } else if (first_mismatch < 0) {
             first_mismatch = (int64_t)i;
             dlk_report_mismatch(i);
         }
+#endif
     }
 
     const uintptr_t low_water = dlk_stack_low_water();
@@ -196,8 +221,8 @@ int main(void)
     dlk_put_str_field(line, "counter", dlk_board_counter_unit);
     dlk_put_int_field(line, "matched", matched);
     dlk_put_int_field(line, "total", DLK_TV_COUNT);
-    dlk_put_unit_field(line, "_per_inference", DLK_TV_COUNT > 0 ? total_count / DLK_TV_COUNT : 0u);
-    dlk_put_unit_field(line, "_min", DLK_TV_COUNT > 0 ? min_count : 0u);
+    dlk_put_unit_field(line, "_per_inference", DLK_RUNS > 0 ? total_count / DLK_RUNS : 0u);
+    dlk_put_unit_field(line, "_min", DLK_RUNS > 0 ? min_count : 0u);
     dlk_put_unit_field(line, "_max", max_count);
     dlk_put_int_field(line, "stack_peak_bytes", (int64_t)((uintptr_t)__stack_top__ - low_water));
     dlk_put_int_field(line, "model_stack_peak_bytes",
@@ -206,8 +231,12 @@ int main(void)
                       (int64_t)((uintptr_t)__stack_top__ - (uintptr_t)__stack_limit__));
     dlk_put_int_field(line, "arena_bytes", (int64_t)STUDENT_ARENA_BYTES);
     dlk_put_int_field(line, "flash_bytes", (int64_t)(uintptr_t)__dlk_app_flash_bytes__);
+#ifdef DLK_NO_TEST_VECTORS
+    dlk_put_int_field(line, "test_vector_bytes", 0);
+#else
     dlk_put_int_field(line, "test_vector_bytes",
                       (int64_t)(sizeof dlk_tv_inputs + sizeof dlk_tv_expected));
+#endif
     dlk_put_int_field(line, "ram_bytes",
                       (int64_t)((uintptr_t)__dlk_ram_end__ - (uintptr_t)__dlk_ram_start__));
     dlk_put_int_field(line, "macs", (int64_t)STUDENT_MACS);

@@ -83,6 +83,7 @@ def make_standin_generator(*, big_const_bytes: int = 0, fault: bool = False):
              f"typedef int dlk_status_t;\n"
              f"#define {up}_INPUT_BYTES {N_INPUT}\n#define {up}_OUTPUT_BYTES {N_OUTPUT}\n"
              f"#define {up}_ARENA_BYTES {ARENA_BYTES}\n#define {up}_MACS {N_INPUT * N_OUTPUT}\n"
+             f"#define {up}_INPUT_ZERO_POINT (-3)\n"
              f"dlk_status_t {name}_invoke(const int8_t *input, size_t input_len, int8_t *output, "
              f"size_t output_len);\n#endif\n")
         big = ""
@@ -125,10 +126,10 @@ def no_runtime(backend: str) -> tuple[list[Path], list[Path]]:
 
 
 def build_standin(run_dir: Path, board: str, *, big_const_bytes: int = 0,
-                  corrupt_expected: bool = False, fault: bool = False) -> dict[str, Any]:
-    """A stand-in run built for ``board``."""
+                  corrupt_expected: bool = False, fault: bool = False, config=None) -> dict[str, Any]:
+    """A stand-in run built for ``board`` (``config``: a FirmwareConfig overriding the run's)."""
     from dlink.firmware.build import build_firmware
 
     make_standin_run(run_dir, corrupt_expected=corrupt_expected)
     return build_firmware(run_dir, board, generate=make_standin_generator(
-        big_const_bytes=big_const_bytes, fault=fault), runtime=no_runtime)
+        big_const_bytes=big_const_bytes, fault=fault), runtime=no_runtime, config=config)

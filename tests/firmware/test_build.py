@@ -122,6 +122,46 @@ STRICT = ("-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wconversion", "-Wsign-conve
           "-Wdouble-promotion", "-Wshadow", "-Wmissing-prototypes", "-Werror")
 
 
+def test_deployment_build_embeds_no_test_vectors(tmp_path):
+    from dlink.firmware.config import FirmwareConfig
+
+    with_tv = build_standin(tmp_path / "a", "nrf52840")["size_report"]
+    out = build_standin(tmp_path / "b", "nrf52840", config=FirmwareConfig(test_vectors=False))
+    size = out["size_report"]
+    assert size["test_vectors"] == 0 and size["image_bytes"] == size["flash_bytes"]
+    assert size["test_vectors_embedded"] is False and with_tv["test_vectors_embedded"] is True
+    assert with_tv["test_vectors"] >= N_VECTORS * (N_INPUT + N_OUTPUT)
+    fw = tmp_path / "b" / "firmware" / "nrf52840"
+    assert not (fw / "test_vectors.c").exists()
+    stamp = json.loads((tmp_path / "b" / ".stamps" / "firmware-nrf52840.json").read_text())
+    assert not any("test_vectors" in k for k in stamp["inputs"]) and stamp["extra"]["test_vectors"] is False
+
+
+def test_size_report_checks_the_fit_against_the_board(tmp_path):
+    from dlink.firmware.config import FirmwareConfig
+
+    size = build_standin(tmp_path / "a", "nrf52840")["size_report"]
+    fit = size["fit"]
+    assert fit["status"] == "fits" and fit["messages"] == []
+    assert fit["ram_bytes"] == size["ram_bytes"] and fit["ram_capacity_bytes"] == 256 * 1024
+    tight = build_standin(tmp_path / "b", "nrf52840", config=FirmwareConfig(memory_warn_percent=1.0))
+    msgs = tight["size_report"]["fit"]["messages"]
+    assert tight["size_report"]["fit"]["status"] == "tight"
+    assert any(m.startswith("the app uses") and "of nrf52840's RAM (256 KiB on-chip RAM)" in m
+               and "above the 1% margin of firmware.memory_warn_percent" in m for m in msgs)
+
+
+def test_deployment_build_from_the_cli_says_so(tmp_path, capsys, monkeypatch):
+    import dlink.firmware.build as build_mod
+
+    make_standin_run(tmp_path / "run")
+    monkeypatch.setattr(build_mod, "_default_generate", make_standin_generator())
+    monkeypatch.setattr(build_mod, "_default_runtime", no_runtime)
+    assert main(["firmware", "build", str(tmp_path / "run"), "--board", "nrf52840", "--no-test-vectors"]) == 0
+    out = capsys.readouterr().out
+    assert "deployment build: no test vectors" in out and "fit on nrf52840: RAM" in out
+
+
 @pytest.mark.parametrize("board", list(BOARDS))
 def test_app_and_board_sources_are_warning_free(tmp_path, board):
     import subprocess
@@ -141,3 +181,8 @@ def test_app_and_board_sources_are_warning_free(tmp_path, board):
              *(f"-I{d}" for d in include_dirs), f"-I{tmp_path}", "-c", str(src),
              "-o", str(tmp_path / f"{src.stem}.o")], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
+    deploy = subprocess.run(  # the deployment app, without test vectors
+        ["arm-none-eabi-gcc", *get_board(board)["cpu_flags"], *STRICT, "-DDLK_NO_TEST_VECTORS",
+         *(f"-I{d}" for d in include_dirs), f"-I{tmp_path}", "-c", str(c_files[0]),
+         "-o", str(tmp_path / "deploy.o")], capture_output=True, text=True)
+    assert deploy.returncode == 0, deploy.stderr

@@ -67,6 +67,18 @@ def test_standin_runs_on_every_emulated_core(tmp_path, board):
 
 @needs_arm
 @needs_qemu
+@needs_arm
+def test_deployment_app_runs_once_without_test_vectors(tmp_path):
+    from dlink.firmware.config import FirmwareConfig
+
+    build_standin(tmp_path / "run", "mps2-an386", config=FirmwareConfig(test_vectors=False))
+    res = flash(tmp_path / "run", "mps2-an386")
+    assert res["total"] == 0 and res["matched"] == 0 and res["invoke_errors"] == 0
+    assert res["exit_status"] == 0 and res["test_vector_bytes"] == 0
+    assert res["instructions_per_inference"] > 0  # one inference on the zero-point input
+
+
+@needs_qemu
 def test_mismatched_vector_exits_nonzero(tmp_path, capsys):
     build_standin(tmp_path / "run", "mps2-an386", corrupt_expected=True)
     rc = main(["flash", str(tmp_path / "run"), "--board", "mps2-an386"])
