@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         print("note: onnxruntime's default x86 uint8 x int8 kernels disagree with the QDQ graph here; "
               "run the QDQ model with the session config "
               "dlink.export.onnx_export.INT8_KERNELS_CONFIG (session.qdqisint8allowed=1)")
-    print(f"TFLite-Micro arena: {report['tflm_arena_bytes']} bytes; outputs bit-exact with TFLite "
+    print(f"TFLite-Micro arena: {report['tflm_arena_bytes']:,} bytes; outputs bit-exact with TFLite "
           f"int8 on {tflm['bit_exact_fraction']:.1%} of windows")
     first = next((d for d in report["per_layer"]["tflite_micro_vs_tflite_int8"] if d["n_values_differ"]),
                  None)
@@ -40,5 +40,16 @@ def run(args: argparse.Namespace) -> int:
         if w:
             print(f"worst layer ({rt}): {w['op']} {w['layer']!r}: rel_rms {w['rel_rms']:.4f}, "
                   f"cosine {w['cosine']:.4f}")
+    from dlink.firmware.fit import describe_fit
+
+    fit = report["memory_fit"]
+    print(f"on {fit['board']}: generated model (arena {fit['arena_bytes']:,} B + stack "
+          f"{fit['stack_bytes']:,} B; weights {fit['weights_bytes']:,} B): {describe_fit(fit['model'])}")
+    if "tflite_micro" in fit:
+        print(f"on {fit['board']}: TFLite-Micro interpreter (arena {report['tflm_arena_bytes']:,} B + stack; "
+              f".tflite): {describe_fit(fit['tflite_micro'])}")
+    for w in fit["warnings"]:
+        print(f"warning: {w}")
+    print(f"model card: {args.run}/model_card.json, model_card.md (also in the ONNX files' metadata)")
     print(f"export took {report['export_time_s']:.1f} s -> {args.run}/export/")
     return 0

@@ -5,11 +5,15 @@ writes ``RUN/export/`` and the "export" stamp); :func:`export_student` is the sa
 model and windows in memory (what the tests use).
 
 Files in the export folder: student.onnx, student.int8.onnx, student.int8.tflite,
-calibration.npz, ops.json, tflm.json, parity.json, test_vectors.npz/.h/.c, model_data.h/.c.
+calibration.npz, ops.json, tflm.json, parity.json, test_vectors.npz/.h/.c, model_data.h/.c; in the
+run directory: model_card.json/.md (:mod:`dlink.export.model_card`, also written into the ONNX
+files' metadata_props). ``export_run`` also checks the model's RAM and flash against the run's
+board (:func:`board_fit`) and fails when it cannot fit.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -261,6 +265,66 @@ def export_run(run_dir: str | Path, *, verbose: bool = False) -> dict[str, Any]:
                          f"{(train.n_chans, train.n_times)}; rerun `dlink distill`.")
     report = export_student(model, train_x=train.X, train_y=train.y, test_x=test.X, test_y=test.y,
                             out_dir=rd.export_dir, cfg=cfg.export, seed=cfg.seed, verbose=verbose)
-    rd.write_stamp("export", inputs=[rd.student, rd.config], outputs=report["files"],
+    tflm = json.loads((rd.export_dir / "tflm.json").read_text())
+    tflite = rd.export_dir / "student.int8.tflite"
+    report["memory_fit"] = board_fit(tflite, cfg, tflm=tflm, n_test_vectors=report["test_vectors"]["n"])
+
+    from .model_card import build_model_card, onnx_metadata, set_onnx_metadata, write_model_card
+
+    metrics = json.loads(rd.metrics.read_text()) if rd.metrics.is_file() else None
+    card = build_model_card(cfg, meta, metrics, tflm=tflm, tflite_sha256=sha256_file(tflite))
+    for name in ("student.onnx", "student.int8.onnx"):
+        set_onnx_metadata(rd.export_dir / name, onnx_metadata(card))
+    report["model_card"] = card
+    card_files = write_model_card(card, rd.path)
+    inputs = [rd.student, rd.config] + ([rd.metrics] if rd.metrics.is_file() else [])
+    rd.write_stamp("export", inputs=inputs, outputs=[*report["files"], *card_files],
                    extra={"export_time_s": report["export_time_s"]})
     return report
+
+
+def board_fit(tflite_path: Path, cfg, *, tflm: dict[str, Any], n_test_vectors: int) -> dict[str, Any]:
+    """RAM and flash of the int8 model on the run's board (``firmware.board``), before any C is
+    compiled: the generated code (planned arena + the board's stack; weights + the embedded test
+    vectors) and, as a comparison, TFLite-Micro's interpreter (its measured arena + stack; the
+    .tflite). Lower bounds: the runtime's code and the app come on top (the firmware build
+    measures the ELF).
+
+    Raises
+    ------
+    dlink.firmware.fit.ModelDoesNotFitError
+        The generated model does not fit the board even without test vectors.
+    """
+    from dlink.firmware.boards import get_board
+    from dlink.firmware.fit import check_fit, memory_fit
+
+    from .codegen import build_model_code
+
+    fw = cfg.firmware
+    spec = get_board(fw.board)
+    stack = int(fw.stack_bytes or spec["stack_bytes"])
+    code = build_model_code(tflite_path)
+    io_bytes = int(code.info["input_bytes"]) + int(code.info["output_bytes"])
+    tv_bytes = n_test_vectors * io_bytes if fw.test_vectors else 0
+    kw = {"warn_percent": fw.memory_warn_percent}
+    model = memory_fit(fw.board, ram_bytes=code.arena_bytes + stack, flash_bytes=code.const_data_bytes,
+                       what="the generated int8 model (arena + stack; weights)", **kw)
+    check_fit(model, fix="Use a smaller student (student.options), fewer channels or a shorter window, "
+                         "or a board with more memory (firmware.board).")
+    out = {"board": fw.board, "stack_bytes": stack, "arena_bytes": code.arena_bytes,
+           "weights_bytes": code.const_data_bytes, "test_vector_bytes": tv_bytes, "model": model,
+           "warnings": list(model["messages"])}
+    if tv_bytes:
+        with_tv = memory_fit(fw.board, ram_bytes=code.arena_bytes + stack,
+                             flash_bytes=code.const_data_bytes + tv_bytes,
+                             what=f"the model with its {n_test_vectors} test vectors", **kw)
+        out["with_test_vectors"] = with_tv
+        if with_tv["status"] != "fits":
+            out["warnings"] += [m + " (build the deployment app without them: `dlink firmware build "
+                                "--no-test-vectors` or firmware.test_vectors: false)"
+                                for m in with_tv["messages"] if "flash" in m]
+    if tflm.get("arena_bytes"):
+        out["tflite_micro"] = memory_fit(fw.board, ram_bytes=int(tflm["arena_bytes"]) + stack,
+                                         flash_bytes=int(tflm.get("model_bytes") or 0),
+                                         what="TFLite-Micro's interpreter (arena + stack; .tflite)", **kw)
+    return out

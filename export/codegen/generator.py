@@ -171,18 +171,20 @@ def _plan(graph: TfliteGraph, skip: frozenset[int] = frozenset(), *, input_in_ar
 
 
 def build_model_code(tflite_path: str | Path, *, name: str = "student", fold_pad: bool = True,
-                     input_in_arena: bool = False) -> ModelCode:
+                     input_in_arena: bool = False, card: dict | None = None) -> ModelCode:
     """Read, plan and lower a model; return the rendered sources and figures (writes nothing).
 
     ``fold_pad`` folds zero-point PADs into the convolution they feed (:mod:`.fuse`);
-    ``input_in_arena`` copies the input into the arena instead of reading the caller's buffer."""
+    ``input_in_arena`` copies the input into the arena instead of reading the caller's buffer;
+    ``card`` (the run's model card, :mod:`dlink.export.model_card`) goes into the header as
+    comments and ``#define``s."""
     check_c_identifier(name, what="model name")
     return _build_from_graph(read_tflite(tflite_path), name, fold_pad=fold_pad,
-                             input_in_arena=input_in_arena)
+                             input_in_arena=input_in_arena, card=card)
 
 
 def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
-                      input_in_arena: bool = False) -> ModelCode:
+                      input_in_arena: bool = False, card: dict | None = None) -> ModelCode:
     if graph.n_subgraphs != 1:
         raise UnsupportedOperatorError("MODEL", f"{graph.n_subgraphs} subgraphs", -1,
                                        str(graph.path), "control flow is not supported")
@@ -232,6 +234,7 @@ def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
         "output_scale": c_float(tout.scale), "output_zero_point": tout.zero_point,
         "data_defs": ctx.data_defs, "param_defs": ctx.param_defs, "layers": layers,
         "alignment": ALIGNMENT_BYTES, "n_folded": len(folded),
+        **_card_info(card),
     }
     import jinja2
 
@@ -248,7 +251,7 @@ def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
 
 
 def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "student",
-               fold_pad: bool = True, input_in_arena: bool = False) -> dict:
+               fold_pad: bool = True, input_in_arena: bool = False, card: dict | None = None) -> dict:
     """Write ``<name>_model.h`` and ``<name>_model.c`` for ``tflite_path`` into ``out_dir``.
 
     Parameters
@@ -265,6 +268,9 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
         Copy the input into the arena (as TFLite-Micro does). By default the first layers read
         the caller's input buffer in place (it may be const, e.g. in flash), so the arena holds
         activations only.
+    card : dict | None
+        The run's model card: channel names, rate, window, preprocessing, classes, teacher and
+        data as comments and ``<NAME>_*`` ``#define``s in the header.
 
     Returns
     -------
@@ -287,7 +293,7 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
 
     validate_type("out_dir", out_dir, (str, Path))
     code = build_model_code(tflite_path, name=name, fold_pad=fold_pad,
-                            input_in_arena=input_in_arena)
+                            input_in_arena=input_in_arena, card=card)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header, source = out_dir / f"{name}_model.h", out_dir / f"{name}_model.c"
@@ -319,6 +325,15 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
         "input_in_arena": code.input_in_arena,
         "report": out_dir / f"{name}_model.json",
     }
+
+
+def _card_info(card: dict | None) -> dict:
+    """Template fields of the model card (empty lists without one)."""
+    if not card:
+        return {"card_lines": [], "card_defines": []}
+    from ..model_card import c_defines, c_header_lines
+
+    return {"card_lines": c_header_lines(card), "card_defines": c_defines(card)}
 
 
 def _tflm_arena_or_none(tflite_path) -> dict | None:

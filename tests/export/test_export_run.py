@@ -65,3 +65,15 @@ def test_export_cli_writes_every_file_and_stamps(tmp_path, capsys, monkeypatch):
     cal = np.load(rd.export_dir / "calibration.npz")
     # stratified: 4 classes x 4 windows
     assert np.bincount(cal["y"]).tolist() == [4, 4, 4, 4]
+    # the model card travels with the model: run directory, ONNX metadata_props
+    import onnx
+
+    card = json.loads((rd.path / "model_card.json").read_text())
+    assert card["input"]["channels"] == [f"E{i}" for i in range(22)] and card["classes"] == list("abcd")
+    assert card["quantization"]["input"]["dtype"] == "int8" and (rd.path / "model_card.md").is_file()
+    for name in ("student.onnx", "student.int8.onnx"):
+        props = {p.key: p.value for p in onnx.load(str(rd.export_dir / name)).metadata_props}
+        assert json.loads(props["dlink.model_card"]) == card and props["dlink.sfreq_hz"] == "200"
+    assert "model_card.json" in stamp["outputs"]
+    # the board check: the generated model and TFLite-Micro's interpreter on the run's board
+    assert "on mps2-an386: generated model (arena" in out and ": fits" in out
