@@ -148,7 +148,11 @@ def run_bench(run_dir: str | Path, *, cfg: BenchConfig | None = None, build_boar
         data_info["n"] = int(len(y))
         data_info["subsampled_from"] = int(len(idx))
     n_classes = int(max(int(y.max()) + 1, len(data_info.get("class_names") or [])))
-    boards = list(dict.fromkeys([*cfg.boards, *(build_boards or []), *built_boards(run)]))
+    names = data_info.get("class_names") or [str(i) for i in range(n_classes)]
+    data_info["class_counts"] = {str(c): int(np.sum(y == i)) for i, c in enumerate(names)}
+    fw_cfg = _firmware_config(run)
+    target = fw_cfg.board  # the board the run is built for: the headline is about it
+    boards = list(dict.fromkeys([target, *cfg.boards, *(build_boards or []), *built_boards(run)]))
     pbar = _progress(len(cfg.runtimes) + 2 + len(boards), verbose)
 
     pbar.set_description("bench: loading runtimes")
@@ -223,8 +227,12 @@ def run_bench(run_dir: str | Path, *, cfg: BenchConfig | None = None, build_boar
     report["speedup"] = _speedups(report)
     report["realtime"] = realtime_budget(run)
     from dlink.bench.report import headline_rows
+    from dlink.bench.target import target_summary
 
-    report["headline"] = headline_rows(report, default_board=cfg.boards[0] if cfg.boards else None)
+    report["target"] = target_summary(report, target, warn_percent=fw_cfg.memory_warn_percent)
+    report["headline"] = headline_rows(report, default_board=target)
+    report["data_notes"] = list(((metrics or {}).get("data") or {}).get("notes") or [])
+    report["warnings"] = bench_warnings(report, data_info)
     pbar.set_description("bench: plots")
     from dlink.bench.plots import write_plots
 
@@ -258,6 +266,32 @@ def realtime_budget(run: RunDir) -> dict[str, Any] | None:
         return {"status": "failed", "error": f"{type(e).__name__}: {e}", "rows": []}
     return {"status": "measured" if any(r["verdict"] != "not measured" for r in rows) else "not measured",
             "rows": rows, "over_realtime": [r["board"] for r in rows if r.get("over_realtime")]}
+
+
+def _firmware_config(run: RunDir):
+    from dlink.firmware.build import load_firmware_config
+
+    return load_firmware_config(run)
+
+
+def bench_warnings(report: dict[str, Any], data_info: dict[str, Any]) -> list[str]:
+    """The honesty warnings of a bench report (see :mod:`dlink.distill.honesty`): a teacher trained
+    from scratch, a test set too small for its interval, a target board that is tight or too slow."""
+    from dlink.distill.honesty import teacher_warning, small_test_set_warning
+
+    rt = report["runtimes"]
+    name = next((n for n in ("pytorch", "ort_float", "ort_int8") if rt.get(n, {}).get("status") == "measured"),
+                None)
+    found = [teacher_warning(report["models"].get("teacher") or {}),
+             small_test_set_warning(rt[name]["metrics"], what=f"student ({rt[name]['label']})",
+                               class_counts=data_info.get("class_counts")) if name else None]
+    t = report.get("target") or {}
+    found += [f"{t['board']}: {m}" for m in (t.get("fit") or {}).get("messages", [])]
+    if (t.get("duty_cycle_lower_bound") or 0) >= 1.0:
+        found.append(f"{t['board']}: an inference takes at least {t['time_ms_lower_bound']:.0f} ms at "
+                     f"{t['cpu_hz'] / 1e6:g} MHz, longer than the {t['deadline_s']:g}-s {t['deadline_is']}: "
+                     "the board cannot keep up")
+    return [w for w in found if w]
 
 
 def run_bench_config(run: RunDir) -> BenchConfig:

@@ -50,6 +50,14 @@ def run(args: argparse.Namespace) -> int:
     print(headline_text(report))
     if report.get("realtime"):
         print("\nreal-time budget of the streaming app:\n" + realtime_text(report))
+    if report.get("target"):
+        from dlink.bench.target import target_text
+
+        print("\n" + target_text(report["target"]))
+    for w in report.get("warnings") or []:
+        print(f"warning: {w}")
+    if report.get("data_notes"):
+        print(f"data: {len(report['data_notes'])} note(s) on what the loader left out (report.md)")
     bench = RunDir(args.run_dir).bench_dir
     print(f"\nreport: {bench / 'report.md'}, {bench / 'report.json'}")
     print(f"plots: {', '.join(str(bench / 'plots' / p) for p in report['plots'])}")

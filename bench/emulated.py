@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 #: Fields copied from run.json / size.json into the report (when present).
 RUN_FIELDS = ("board", "core", "matched", "total", "instructions_per_inference",
               "cycles_per_inference", "stack_peak_bytes", "arena_bytes", "flash_bytes", "ram_bytes")
-SIZE_FIELDS = ("flash_bytes", "ram_bytes", "text", "data", "bss", "arena_bytes")
+SIZE_FIELDS = ("flash_bytes", "ram_bytes", "text", "data", "bss", "arena_bytes", "image_bytes",
+               "backend", "test_vectors_embedded")
 
 
 def commands_for(run: RunDir, board: str, *, serial: str | None = None) -> str:

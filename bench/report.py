@@ -12,12 +12,14 @@ from dlink.io import atomic_write_json, atomic_write_text
 HEADLINE_COLUMNS: dict[str, str] = {
     "model": "model",
     "balanced_accuracy": "bal. acc",
+    "balanced_accuracy_ci": "95% CI",
     "kappa": "kappa",
     "params": "params",
     "macs": "MACs",
     "host_latency_ms": "host ms/window",
     "int8_balanced_accuracy": "int8 bal. acc",
-    "instructions_per_inference": "M4 instr/inference",
+    "instructions_per_inference": "instr/inference",
+    "board_ms_lower_bound": "board ms (>=)",
     "flash_bytes": "flash B",
     "ram_bytes": "RAM B",
 }
@@ -41,10 +43,12 @@ def headline_rows(report: dict[str, Any], *, default_board: str | None = "mps2-a
     rows = []
     t_metrics = teacher.get("metrics") or models.get("teacher") or {}
     t_info = models.get("teacher") or {}
-    t_desc = ", ".join(str(t_info[k]) for k in ("arch", "source") if t_info.get(k)) or "fine-tuned FM"
+    from dlink.distill.honesty import format_ci, teacher_label
+
     rows.append({
-        "model": f"teacher ({t_desc})",
+        "model": f"teacher ({teacher_label(t_info)})",
         "balanced_accuracy": t_metrics.get("balanced_accuracy"), "kappa": t_metrics.get("kappa"),
+        "balanced_accuracy_ci": format_ci(t_metrics),
         "params": teacher.get("params"), "macs": teacher.get("macs"),
         "host_latency_ms": (teacher.get("latency") or {}).get("median_ms"),
         "int8_balanced_accuracy": None, "instructions_per_inference": None,
@@ -56,12 +60,19 @@ def headline_rows(report: dict[str, Any], *, default_board: str | None = "mps2-a
     int8_name = next((n for n in INT8_PREFERENCE if _measured(rt.get(n))), None)
     board = (report.get("boards") or {}).get(default_board or "", {})
     board_ok = _measured(board)
+    target = report.get("target") or {}
+    if target.get("board") == default_board:  # the configured board: its ELF, a same-core count
+        board = {"instructions_per_inference": target.get("instructions_per_inference"),
+                 "flash_bytes": target.get("flash_bytes"), "ram_bytes": target.get("ram_bytes")}
+        board_ok = any(v is not None for v in board.values())
     student = report.get("student", {})
     rows.append({
         "model": "student (DLink MiC)",
         "balanced_accuracy": s_metrics.get("balanced_accuracy"), "kappa": s_metrics.get("kappa"),
+        "balanced_accuracy_ci": format_ci(s_metrics),
         "params": student.get("params"), "macs": student.get("macs"),
         "host_latency_ms": ((s_float or {}).get("latency") or {}).get("median_ms"),
+        "board_ms_lower_bound": target.get("time_ms_lower_bound") if board_ok else None,
         "int8_balanced_accuracy": rt[int8_name]["metrics"]["balanced_accuracy"] if int8_name else None,
         "int8_runtime": int8_name,
         "host_latency_runtime": (s_float or {}).get("label"),
@@ -75,6 +86,7 @@ def headline_rows(report: dict[str, Any], *, default_board: str | None = "mps2-a
         rows.append({
             "model": f"baseline: {name}",
             "balanced_accuracy": b.get("balanced_accuracy"), "kappa": b.get("kappa"),
+            "balanced_accuracy_ci": format_ci(b),
             "params": b.get("params"), "macs": b.get("macs"), "host_latency_ms": None,
             "int8_balanced_accuracy": None, "instructions_per_inference": None,
             "flash_bytes": None, "ram_bytes": None, "source": "metrics.json",
@@ -114,10 +126,21 @@ def headline_text(report: dict[str, Any], *, markdown: bool = False) -> str:
     """The headline table with a footnote saying where each number comes from."""
     rows = report.get("headline") or headline_rows(report)
     s = next((r for r in rows if r["model"].startswith("student")), {})
+    target = report.get("target") or {}
+    counted = (f"; instructions counted under QEMU on {target['instructions_from']}"
+               if target.get("instructions_from") and target.get("instructions_from") != s.get("board")
+               else "")
+    n = (report.get("dataset") or {}).get("n")
     notes = [f"host latency: median over {report.get('settings', {}).get('latency_repeats')} "
              f"single-window runs, 1 thread ({s.get('host_latency_runtime') or NA}); int8 accuracy from "
              f"{s.get('int8_runtime') or NA}; instructions/flash/RAM from "
-             f"{s.get('board') or 'no measured board'}."]
+             f"{s.get('board') or 'no measured board'}{counted}."]
+    if n:
+        notes.append(f"test windows: {n}; 95% CI: bootstrap interval of the balanced accuracy over "
+                     "the test windows")
+    if s.get("board_ms_lower_bound") is not None:
+        notes.append(f"board ms (>=): instructions / the board's {target['cpu_hz'] / 1e6:g} MHz clock, a "
+                     "lower bound (QEMU counts instructions, not cycles)")
     if not any(r["model"].startswith("baseline") for r in rows):
         notes.append("baselines: none in metrics.json (set distill.baselines, e.g. [eegnet, shallow], "
                      "and rerun `dlink distill`; the seeded comparison with every ablation is "
@@ -202,27 +225,40 @@ def realtime_text(report: dict[str, Any], *, markdown: bool = False) -> str:
 
 
 def to_markdown(report: dict[str, Any]) -> str:
-    """report.md: headline, runtimes, boards, confusion matrices, plots."""
+    """report.md: headline, warnings, target board, runtimes, boards, confusion matrices, plots."""
     d = report.get("dataset", {})
     parts = [f"# Bench report: {report.get('run')}", "",
              f"Test windows: {d.get('n')} ({d.get('source')}), {d.get('n_chans')} channels x "
-             f"{d.get('n_times')} samples.", "", "## Headline", "", headline_text(report, markdown=True),
-             "", "## Runtimes (host)", "", format_table(runtime_rows(report), RUNTIME_COLUMNS, markdown=True),
-             "", "## Cortex-M boards", "", format_table(board_rows(report), BOARD_COLUMNS, markdown=True),
-             "", "instr/inference: instructions counted by QEMU (`-icount`), mean over the test vectors; "
-             "cycles/inference: DWT cycles on a real board. flash: .text + .data of the ELF (test "
-             "vectors excluded where the firmware reports them apart); RAM: .data + .bss (the arena "
-             "included) + the reserved stack, from the ELF; stack peak: measured by the app."]
+             f"{d.get('n_times')} samples.", "", "## Headline", "", headline_text(report, markdown=True)]
+    if report.get("warnings"):
+        parts += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
+    if report.get("data_notes"):
+        parts += ["", "## Data left out", ""] + [f"- {w}" for w in report["data_notes"]]
+    if report.get("target"):
+        from dlink.bench.target import target_text
+
+        parts += ["", "## Target board", "", "```", target_text(report["target"]), "```"]
+    parts += ["", "## Runtimes (host)", "", format_table(runtime_rows(report), RUNTIME_COLUMNS, markdown=True),
+              "", "## Cortex-M boards", "", format_table(board_rows(report), BOARD_COLUMNS, markdown=True),
+              "", "instr/inference: instructions counted by QEMU (`-icount`), mean over the test vectors; "
+              "cycles/inference: DWT cycles on a real board. flash: .text + .data of the ELF (test "
+              "vectors excluded where the firmware reports them apart); RAM: .data + .bss (the arena "
+              "included) + the reserved stack, from the ELF; stack peak: measured by the app."]
     if report.get("realtime"):
         parts += ["", "## Real-time budget (streaming app, per hop)", "", realtime_text(report, markdown=True)]
     names = d.get("class_names")
+    groups: dict[str, tuple[list, list[str]]] = {}  # identical matrices are printed once
     for name, e in (report.get("runtimes") or {}).items():
         conf = (e.get("metrics") or {}).get("confusion")
         if conf:
-            labels = names if names and len(names) == len(conf) else [str(i) for i in range(len(conf))]
-            parts += ["", f"### Confusion matrix: {e.get('label', name)} (rows: true, columns: predicted)", "",
-                      "| true \\ pred | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
-            parts += [f"| {labels[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(conf)]
+            groups.setdefault(repr(conf), (conf, []))[1].append(e.get("label", name))
+    for conf, labels_rt in groups.values():
+        labels = names if names and len(names) == len(conf) else [str(i) for i in range(len(conf))]
+        parts += ["", f"### Confusion matrix: {', '.join(labels_rt)} (rows: true, columns: predicted)", "",
+                  "| true \\ pred | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 1)]
+        parts += [f"| {labels[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(conf)]
+    if len(groups) == 1 and sum(len(g[1]) for g in groups.values()) > 1:
+        parts += ["", "(one matrix: every runtime above predicted the same classes)"]
     if report.get("plots"):
         parts += ["", "## Plots", ""] + [f"![{p}](plots/{p})" for p in report["plots"]]
     return "\n".join(parts) + "\n"

@@ -9,7 +9,7 @@ import pytest
 
 from dlink.bench.emulated import measure_board
 from dlink.bench.plots import _flatten_history, write_plots
-from dlink.bench.report import HEADLINE_COLUMNS, headline_rows, headline_text, write_report
+from dlink.bench.report import HEADLINE_COLUMNS, headline_rows, headline_text, to_markdown, write_report
 from dlink.rundir import RunDir
 
 
@@ -141,10 +141,13 @@ def test_board_bad_json_is_an_error(tmp_path):
 
 def test_headline_names_the_teacher_from_metrics_json():
     rep = _report()
-    rep["models"]["teacher"] = {"arch": "labram", "source": "finetuned", "balanced_accuracy": 0.1}
+    rep["models"]["teacher"] = {"arch": "labram", "source": "reused", "pretrained": False,
+                                "init": "trained from scratch", "balanced_accuracy": 0.1}
     rows = headline_rows(rep)
-    assert rows[0]["model"] == "teacher (labram, finetuned)"
+    assert rows[0]["model"] == "teacher (labram, from scratch)"  # not "reused": how it was made
     assert rows[0]["balanced_accuracy"] == 0.8  # measured by the bench wins over metrics.json
+    rep["models"]["teacher"].update(pretrained=True, checkpoint="labram-base.pth")
+    assert headline_rows(rep)[0]["model"] == "teacher (labram, pretrained labram-base.pth)"
 
 
 def test_real_board_without_serial_is_not_run(tmp_path, monkeypatch):
@@ -178,3 +181,23 @@ def test_realtime_budget_table_names_boards_over_100_percent():
     assert "mps2-an386: over 100% of the CPU" in text and "nrf52840: over" not in text
     assert "## Real-time budget" in to_markdown(report)
     assert realtime_text({}) == ""
+
+
+def test_identical_confusion_matrices_are_printed_once():
+    rep = _report()
+    rep["headline"] = headline_rows(rep)
+    md = to_markdown(rep)
+    assert md.count("### Confusion matrix") == 1  # PyTorch and onnxruntime int8 predicted alike
+    assert "### Confusion matrix: PyTorch float, onnxruntime int8 QDQ (rows: true" in md
+    rep["runtimes"]["ort_int8"]["metrics"]["confusion"] = [[6, 0], [2, 4]]
+    assert to_markdown(rep).count("### Confusion matrix") == 2
+
+
+def test_warnings_and_data_notes_have_their_sections():
+    rep = _report()
+    rep["headline"] = headline_rows(rep)
+    rep["warnings"] = ["small test set: 12 windows"]
+    rep["data_notes"] = ["a.edf: events not in data.events (ignored): T0 x15"]
+    md = to_markdown(rep)
+    assert "## Warnings\n\n- small test set: 12 windows" in md
+    assert "## Data left out\n\n- a.edf: events not in data.events" in md
