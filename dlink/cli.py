@@ -3,7 +3,9 @@
 Every subcommand lives in its stage's ``cli`` module as two functions, ``add_arguments(parser)``
 and ``run(args) -> int``, and is registered in :data:`COMMANDS` below: one explicit table, no
 discovery. Stage modules import their heavy dependencies inside ``run`` so ``dlink --help`` is fast.
-Errors print one line (``Failed to <step>: <reason>``) plus the log file holding the traceback.
+Errors print one line (``Failed to <step>: <reason>``) plus the log file holding the traceback:
+``<run>/logs/dlink-error.log`` when the command works on an existing run directory, else a
+per-user file (``$XDG_STATE_HOME/dlink/last-error.log``, by default ``~/.local/state/dlink/``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
-import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         for depth in range(1, len(cmd.path)):
             prefix = cmd.path[:depth]
             if prefix not in groups:
-                g = subparsers[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} commands")
+                examples = [c.example for c in COMMANDS if c.path[:depth] == prefix]
+                g = subparsers[prefix[:-1]].add_parser(
+                    prefix[-1], help=f"{prefix[-1]} commands", description=f"dlink {' '.join(prefix)} "
+                    "commands (each has --help)", formatter_class=argparse.RawDescriptionHelpFormatter,
+                    epilog="Examples:\n" + "\n".join(f"  {e}" for e in examples))
                 groups[prefix] = g
                 subparsers[prefix] = g.add_subparsers(dest="_".join(prefix) + "_command",
                                                       metavar="<command>")
@@ -106,10 +112,36 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dlink {step}: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
     except Exception as e:  # one line for the user, the traceback in a log file
-        log = Path(tempfile.gettempdir()) / "dlink-last-error.log"
-        log.write_text(traceback.format_exc())
-        print(f"Failed to {step}, err: {e}\n(traceback: {log})", file=sys.stderr)
+        text = traceback.format_exc()
+        for log in error_log_paths(args):
+            try:
+                log.parent.mkdir(parents=True, exist_ok=True)
+                log.write_text(text)
+                break
+            except OSError:
+                continue
+        else:
+            log = None
+        where = f"traceback: {log}" if log else "no writable place for the traceback log"
+        print(f"Failed to {step}, err: {e}\n({where})", file=sys.stderr)
         return 1
+
+
+def user_log_dir() -> Path:
+    """The per-user folder for logs: ``$XDG_STATE_HOME/dlink`` (default ``~/.local/state/dlink``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "dlink"
+
+
+def error_log_paths(args: argparse.Namespace) -> list[Path]:
+    """Where a failed command's traceback goes, best first: the run directory the command works
+    on (when it exists), then the per-user log folder (never a path shared by all users)."""
+    paths = []
+    for attr in ("run", "run_dir"):
+        run = getattr(args, attr, None)
+        if isinstance(run, (str, Path)) and Path(run).is_dir():
+            paths.append(Path(run) / "logs" / "dlink-error.log")
+    return [*paths, user_log_dir() / "last-error.log"]
 
 
 if __name__ == "__main__":
