@@ -97,7 +97,8 @@ class DataConfig:
     exclude_subjects: list[int] | None = None
     #: recordings: the files to read, any format MNE reads (.edf .bdf .gdf .fif .vhdr .set ...).
     #: Each entry is a path (a glob pattern is expanded, sorted) or a mapping
-    #: {file: PATH, subject: INT, split: train|val|test|pool}; relative paths are relative to the
+    #: {file: PATH, subject: INT, split: train|val|test|pool, events: {...}} (events: this file's
+    #: own event map, when its cues mean other classes); relative paths are relative to the
     #: working directory. See dlink.data.recordings.
     recordings: list = field(default_factory=list)
     #: recordings: the event map, annotation description (e.g. "T1", "left") or integer event code

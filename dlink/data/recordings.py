@@ -3,7 +3,7 @@
 The ``recordings`` dataset reads the files listed in ``data.recordings`` (EDF, BDF, GDF, FIF,
 BrainVision, EEGLAB, ... : whatever ``mne.io.read_raw`` reads), finds the cues named in
 ``data.events`` (annotation descriptions such as ``T1``, or integer codes of a stim channel such
-as ``769``), and cuts one window per cue from ``tmin_s`` to ``tmin_s + window_s`` seconds after
+as ``769``; an entry may bring its own map, for a run whose cues mean other classes), and cuts one window per cue from ``tmin_s`` to ``tmin_s + window_s`` seconds after
 it. Every recording goes through the same preprocessing as the benchmark datasets
 (:func:`dlink.data.preprocess.preprocess_raw`: band-pass, optional notch, resampling from the
 file's own rate to ``data.sfreq_hz``, units of 100 uV). Channels are matched by their standard
@@ -39,16 +39,19 @@ from .windows import EEGWindows, Splits
 
 logger = logging.getLogger(__name__)
 
-_ENTRY_KEYS = ("file", "subject", "split")
+_ENTRY_KEYS = ("file", "subject", "split", "events")
 
 
 @dataclass(frozen=True)
 class Recording:
-    """One entry of ``data.recordings``: a file (or glob pattern), its subject and split."""
+    """One entry of ``data.recordings``: a file (or glob pattern), its subject and split, and
+    its own event map when its cues mean other classes than ``data.events`` says (e.g. a run of
+    another paradigm that reuses the same annotation names)."""
 
     file: str
     subject: int = 1
     split: str | None = None
+    events: dict | None = None
 
 
 def parse_recordings(entries) -> list[Recording]:
@@ -57,7 +60,7 @@ def parse_recordings(entries) -> list[Recording]:
     Examples
     --------
     >>> parse_recordings(["a.edf", {"file": "b.edf", "subject": 2, "split": "test"}])[1]
-    Recording(file='b.edf', subject=2, split='test')
+    Recording(file='b.edf', subject=2, split='test', events=None)
     """
     if not isinstance(entries, (list, tuple)) or not entries:
         raise ValueError("data.recordings must be a non-empty list of files (or {file, subject, "
@@ -74,7 +77,7 @@ def parse_recordings(entries) -> list[Recording]:
             if k not in _ENTRY_KEYS:
                 raise ValueError(f"{where}: unknown key {k!r}; allowed: {', '.join(_ENTRY_KEYS)}."
                                  f"{did_you_mean(str(k), _ENTRY_KEYS)}")
-        file, subject, split = e.get("file"), e.get("subject", 1), e.get("split")
+        file, subject, split, events = e.get("file"), e.get("subject", 1), e.get("split"), e.get("events")
         if not isinstance(file, str) or not file.strip():
             raise ValueError(f"{where}.file must be a path (a string), got {file!r}.")
         if not isinstance(subject, int) or isinstance(subject, bool) or subject < 0:
@@ -82,39 +85,67 @@ def parse_recordings(entries) -> list[Recording]:
         if split is not None and split not in SPLIT_NAMES:
             raise ValueError(f"{where}.split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}."
                              f"{did_you_mean(str(split), SPLIT_NAMES)}")
-        out.append(Recording(file, subject, split))
+        if events is not None:
+            event_classes(events, where=f"{where}.events")
+        out.append(Recording(file, subject, split, events))
     return out
 
 
-def event_classes(events) -> tuple[list[str], dict[str, int]]:
-    """Class names (order of first appearance) and event key (as a string) -> class index.
+def event_classes(events, *, names: list[str] | None = None, where: str = "data.events"
+                  ) -> tuple[list[str], dict[str, int]]:
+    """Class names (order of first appearance, after ``names``) and event key (as a string) ->
+    class index.
 
     Examples
     --------
     >>> event_classes({"T1": "left", "T2": "right", 769: "left"})
     (['left', 'right'], {'T1': 0, 'T2': 1, '769': 0})
+    >>> event_classes({"T1": "feet"}, names=["left", "right"])
+    (['left', 'right', 'feet'], {'T1': 2})
     """
     if not isinstance(events, dict) or not events:
-        raise ValueError("data.events must map annotation descriptions or integer event codes to "
+        raise ValueError(f"{where} must map annotation descriptions or integer event codes to "
                          "class names, e.g. {T1: left_fist, T2: right_fist} or {769: left, 770: right}; "
                          f"got {events!r}.")
-    names: list[str] = []
+    names = list(names or [])
     code_of: dict[str, int] = {}
     for key, name in events.items():
         if isinstance(key, bool) or not isinstance(key, (str, int)) or str(key).strip() == "":
-            raise ValueError(f"data.events: key {key!r} must be an annotation description (text) "
+            raise ValueError(f"{where}: key {key!r} must be an annotation description (text) "
                              "or an integer event code.")
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"data.events[{key!r}] must be a class name (text), got {name!r}.")
+            raise ValueError(f"{where}[{key!r}] must be a class name (text), got {name!r}.")
         if str(key) in code_of:
-            raise ValueError(f"data.events: the event {key!r} is listed twice (as {str(key)!r}).")
+            raise ValueError(f"{where}: the event {key!r} is listed twice (as {str(key)!r}).")
         if name not in names:
             names.append(name)
         code_of[str(key)] = names.index(name)
+    return names, code_of
+
+
+def class_names(cfg: DataConfig) -> list[str]:
+    """Every class of a recordings config: ``data.events``, then the entries' own maps."""
+    names: list[str] = []
+    maps = ([cfg.events] if cfg.events else []) + [r.events for r in parse_recordings(cfg.recordings)
+                                                   if r.events]
+    if not maps:
+        event_classes(cfg.events)  # raises: no event map at all
+    for m in maps:
+        names, _ = event_classes(m, names=names)
     if len(names) < 2:
         raise ValueError(f"data.events maps every event to the one class {names[0]!r}; a classifier "
                          "needs at least 2 classes.")
-    return names, code_of
+    return names
+
+
+def file_events(cfg: DataConfig, rec: Recording | None) -> dict[str, int]:
+    """Event key -> class index (into :func:`class_names`) for one recording."""
+    events = rec.events if rec is not None and rec.events else cfg.events
+    if not events:
+        raise ValueError(f"data.recordings: {rec.file if rec else 'a recording'} has no event map: set "
+                         "data.events (or events: on the entry).")
+    _, code_of = event_classes(events, names=class_names(cfg))
+    return code_of
 
 
 def check_recordings_config(cfg: DataConfig) -> None:
@@ -125,7 +156,9 @@ def check_recordings_config(cfg: DataConfig) -> None:
     recording (from its ``split`` or from the ``data.splits`` subject ranges).
     """
     recs = parse_recordings(cfg.recordings)
-    names, _ = event_classes(cfg.events)
+    names = class_names(cfg)
+    for r in recs:
+        file_events(cfg, r)  # every entry has a map
     if cfg.n_classes != len(names):
         raise ValueError(f"data.n_classes={cfg.n_classes} but data.events maps to {len(names)} "
                          f"classes {names}; set data.n_classes: {len(names)}.")
@@ -139,9 +172,10 @@ def check_recordings_config(cfg: DataConfig) -> None:
     channels = getattr(cfg, "channels", None)
     if channels:
         check_standard_names(list(channels), what="data.channels")
-    if cfg.stim_channel is not None and not all(str(k).lstrip("-").isdigit() for k in cfg.events):
+    keys = [k for m in [cfg.events, *(r.events or {} for r in recs)] for k in m]
+    if cfg.stim_channel is not None and not all(str(k).lstrip("-").isdigit() for k in keys):
         raise ValueError(f"data.stim_channel={cfg.stim_channel!r} reads integer event codes, but "
-                         f"data.events has text keys {[k for k in cfg.events if not str(k).isdigit()]}; "
+                         f"the event maps have text keys {[k for k in keys if not str(k).isdigit()]}; "
                          "use integer codes or remove data.stim_channel (annotations).")
     splits = {_split_of(r, cfg.splits) for r in recs}
     no_split = [r.file for r in recs if _split_of(r, cfg.splits) is None]
@@ -188,11 +222,13 @@ def expand_recordings(cfg: DataConfig) -> list[tuple[Path, Recording]]:
     return out
 
 
-def find_events(raw, file: str | Path, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+def find_events(raw, file: str | Path, cfg: DataConfig, code_of: dict[str, int]
+                ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Cue onsets (seconds from the first sample), class indices and what was ignored.
 
-    Annotations are used when any of their descriptions is a key of ``data.events`` (and no
-    ``data.stim_channel`` is set); otherwise integer codes of the stim channel.
+    Annotations are used when any of their descriptions is a key of ``code_of`` (the file's event
+    map, :func:`file_events`) and no ``data.stim_channel`` is set; otherwise integer codes of the
+    stim channel.
 
     Returns
     -------
@@ -204,7 +240,6 @@ def find_events(raw, file: str | Path, cfg: DataConfig) -> tuple[np.ndarray, np.
     """
     import mne
 
-    _, code_of = event_classes(cfg.events)
     sfreq = float(raw.info["sfreq"])
     ann = raw.annotations
     bad = [(float(o), float(o + d)) for o, d, s in zip(ann.onset - raw.first_time, ann.duration,
@@ -242,7 +277,8 @@ def find_events(raw, file: str | Path, cfg: DataConfig) -> tuple[np.ndarray, np.
 
 
 def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
-                   channels: list[str] | None = None) -> tuple[EEGWindows, dict]:
+                   channels: list[str] | None = None, rec: Recording | None = None
+                   ) -> tuple[EEGWindows, dict]:
     """Windows of one recording, and a count of everything left out.
 
     Parameters
@@ -255,6 +291,8 @@ def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
         Subject id stored with the windows.
     channels : list of str | None
         10-20 names to keep, in this order (None: every EEG channel of the file).
+    rec : Recording | None
+        The file's entry (its own event map, when it has one).
 
     Returns
     -------
@@ -274,10 +312,10 @@ def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
 
     from .preprocess import cut_windows, normalize_channels, preprocess_raw, read_raw
 
-    names, _ = event_classes(cfg.events)
+    names = class_names(cfg)
     raw = read_raw(file, what="recording", fix="Check data.recordings in the config.")
     source_sfreq = float(raw.info["sfreq"])
-    onsets_s, y, ev = find_events(raw, file, cfg)
+    onsets_s, y, ev = find_events(raw, file, cfg, file_events(cfg, rec))
     if cfg.rename_channels:
         present = {k: v for k, v in cfg.rename_channels.items() if k in raw.ch_names}
         raw.rename_channels(present, verbose="error")
@@ -343,13 +381,13 @@ def load_recordings(cfg: DataConfig, *, verbose: bool = False) -> Splits:
     from tqdm import tqdm
 
     files = expand_recordings(cfg)  # every file checked to exist before the first is read
-    names, _ = event_classes(cfg.events)
+    names = class_names(cfg)
     channels = list(getattr(cfg, "channels", None) or []) or None
     n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
     parts: dict[str, list[EEGWindows]] = {s: [] for s in SPLIT_NAMES}
     infos, notes = [], []
     for file, rec in tqdm(files, desc="recordings", disable=not verbose):
-        w, info = read_recording(file, cfg, subject=rec.subject, channels=channels)
+        w, info = read_recording(file, cfg, subject=rec.subject, channels=channels, rec=rec)
         if channels is None:  # the first recording fixes the channels of the others
             channels = list(w.ch_names)
         split = _split_of(rec, cfg.splits)

@@ -53,7 +53,7 @@ def _write_config(tmp_path, data: dict):
      r"no recording goes to the \['test'\] split"),
     ({"recordings": [{"file": "a.edf", "split": "tarin"}]}, r"split must be one of .*Did you mean 'train'"),
     ({"recordings": [{"fiel": "a.edf"}]}, r"unknown key 'fiel'"),
-    ({"stim_channel": "STI 014"}, r"reads integer event codes, but data.events has text keys"),
+    ({"stim_channel": "STI 014"}, r"reads integer event codes, but the event maps have text keys"),
     ({"tmin_s": float("nan")}, r"data.tmin_s must be a finite number"),
 ])
 def test_bad_recordings_config_is_refused_when_loaded(tmp_path, data, match):
@@ -205,3 +205,16 @@ def test_the_8_channel_250hz_headset_file_made_from_s001(tmp_path):
     w, info = read_recording(path, _cfg(SPLITS, events={"T1": "left_fist", "T2": "right_fist"}))
     assert info["source_sfreq_hz"] == 250.0 and w.X.shape == (15, 8, 800) and w.ch_names == HEADSET
     assert info["events"] == {"left_fist": 8, "right_fist": 7} and info["ignored_events"] == {"T0": 15}
+
+
+def test_an_entry_with_its_own_event_map_adds_its_classes(tmp_path):
+    a, b, c = _three_files(tmp_path)
+    feet = {"T1": "both_fists", "T2": "both_feet"}  # EEGMMIDB runs 6/10/14 reuse T1/T2
+    files = [{"file": str(a), "split": "train"}, {"file": str(b), "split": "train", "events": feet},
+             {"file": str(c), "split": "val"}, {"file": str(c), "split": "test"}]
+    with pytest.raises(ValueError, match=r"data.n_classes=2 but data.events maps to 4 classes"):
+        _cfg(files)
+    cfg = _cfg(files, n_classes=4, allow_shared_windows=True)
+    ds = load_dataset(cfg, use_cache=False)
+    assert ds["train"].class_names == ["left", "right", "both_fists", "both_feet"]
+    assert ds["train"].class_counts() == {"left": 2, "right": 2, "both_fists": 2, "both_feet": 2}
