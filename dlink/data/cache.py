@@ -58,8 +58,8 @@ def config_key(cfg, *, replace: dict | None = None) -> str:
     if d.get("name") == "recordings":  # key on the files themselves: a re-recorded file rebuilds
         from .recordings import expand_recordings
 
-        d["recordings"] = [(str(f.resolve()), r.subject, r.split, f.stat().st_size, f.stat().st_mtime_ns)
-                           for f, r in expand_recordings(cfg)]
+        d["recordings"] = [(str(f.resolve()), r.subject, r.split, r.run, r.session, f.stat().st_size,
+                            f.stat().st_mtime_ns) for f, r in expand_recordings(cfg)]
     if d.get("name") == "synthetic":  # key on the resolved options, so new defaults rebuild
         from .synthetic import GENERATOR_VERSION, SyntheticOptions
 

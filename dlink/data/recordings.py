@@ -16,8 +16,14 @@ falls outside the recording or overlaps a ``BAD`` annotation are counted, logged
 as notes (``Splits.notes``), which ``dlink data summary``, ``metrics.json`` and the model card
 carry.
 
-Splits: each recording's ``split`` (train, val, test or pool), or, for entries without one, the
-subject ranges of ``data.splits`` applied to the entry's ``subject``.
+Splits, in either of two ways:
+
+- within-subject (``data.splits.by``: run, session or kfold, :mod:`dlink.data.splits`): every
+  recording is a run (numbered 1, 2, ... in the order of ``data.recordings``, or its ``run:``)
+  of its ``session:``, every cue a trial; e.g. ``{by: kfold, folds: 5, fold: 0}`` for stratified
+  folds over the trials of all recordings, or ``{by: run, train: [1, 2], test: [3]}``;
+- by recording: each entry's ``split`` (train, val, test or pool), or, for entries without one,
+  the subject ranges of ``data.splits`` applied to the entry's ``subject``.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from .windows import EEGWindows, Splits
 
 logger = logging.getLogger(__name__)
 
-_ENTRY_KEYS = ("file", "subject", "split", "events")
+_ENTRY_KEYS = ("file", "subject", "split", "events", "run", "session")
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class Recording:
     subject: int = 1
     split: str | None = None
     events: dict | None = None
+    run: int | None = None
+    session: str = ""
 
 
 def parse_recordings(entries) -> list[Recording]:
@@ -60,7 +68,7 @@ def parse_recordings(entries) -> list[Recording]:
     Examples
     --------
     >>> parse_recordings(["a.edf", {"file": "b.edf", "subject": 2, "split": "test"}])[1]
-    Recording(file='b.edf', subject=2, split='test', events=None)
+    Recording(file='b.edf', subject=2, split='test', events=None, run=None, session='')
     """
     if not isinstance(entries, (list, tuple)) or not entries:
         raise ValueError("data.recordings must be a non-empty list of files (or {file, subject, "
@@ -87,7 +95,15 @@ def parse_recordings(entries) -> list[Recording]:
                              f"{did_you_mean(str(split), SPLIT_NAMES)}")
         if events is not None:
             event_classes(events, where=f"{where}.events")
-        out.append(Recording(file, subject, split, events))
+        run, session = e.get("run"), e.get("session", "")
+        if run is not None and (not isinstance(run, int) or isinstance(run, bool) or run < 0):
+            raise ValueError(f"{where}.run must be an integer >= 0, got {run!r}.")
+        if run is not None and glob.has_magic(file):
+            raise ValueError(f"{where}: run: {run} names one recording, but {file!r} is a pattern that "
+                             "may match several; list the files one by one.")
+        if not isinstance(session, (str, int)) or isinstance(session, bool):
+            raise ValueError(f"{where}.session must be a name such as 'T' or 'day2', got {session!r}.")
+        out.append(Recording(file, subject, split, events, run, str(session)))
     return out
 
 
@@ -169,24 +185,47 @@ def check_recordings_config(cfg: DataConfig) -> None:
         raise ValueError(f"data.rename_channels must map file labels to 10-20 names (text to text), "
                          f"got {cfg.rename_channels!r}.")
     check_standard_names(list(cfg.rename_channels.values()), what="data.rename_channels targets")
-    channels = getattr(cfg, "channels", None)
-    if channels:
-        check_standard_names(list(channels), what="data.channels")
+    if cfg.channels:
+        check_standard_names(list(cfg.channels), what="data.channels")
     keys = [k for m in [cfg.events, *(r.events or {} for r in recs)] for k in m]
     if cfg.stim_channel is not None and not all(str(k).lstrip("-").isdigit() for k in keys):
         raise ValueError(f"data.stim_channel={cfg.stim_channel!r} reads integer event codes, but "
                          f"the event maps have text keys {[k for k in keys if not str(k).isdigit()]}; "
                          "use integer codes or remove data.stim_channel (annotations).")
-    splits = {_split_of(r, cfg.splits) for r in recs}
-    no_split = [r.file for r in recs if _split_of(r, cfg.splits) is None]
+    spec = cfg.split_spec()
+    if spec.within:
+        given = [r.file for r in recs if r.split is not None]
+        if given:
+            raise ValueError(f"data.recordings: {given} have a split: entry, but data.splits.by = "
+                             f"{spec.by!r} decides the splits; remove split: from the entries (or "
+                             f"data.splits.by, to assign the recordings yourself).")
+        subjects = {r.subject for r in recs}
+        unknown = sorted(set(cfg.subjects or ()) - subjects)
+        if unknown:
+            raise ValueError(f"data.subjects {unknown} match no entry of data.recordings (their "
+                             f"subjects are {sorted(subjects)}).")
+        runs = [r.run if r.run is not None else i + 1 for i, r in enumerate(recs)]
+        if len(set(zip(runs, (r.session for r in recs), (r.subject for r in recs)))) < len(recs):
+            raise ValueError(f"data.recordings: two entries share subject, session and run ({runs}); "
+                             "give each its own run: number.")
+        return
+    ranges = _ranges(cfg)
+    splits = {_split_of(r, ranges) for r in recs}
+    no_split = [r.file for r in recs if _split_of(r, ranges) is None]
     if no_split:
         raise ValueError(f"data.recordings: {no_split} have no split: give each entry a split "
-                         f"(train, val, test or pool), or subject ranges in data.splits that "
-                         f"contain its subject.")
+                         f"(train, val, test or pool), subject ranges in data.splits that contain "
+                         f"its subject, or a within-subject split (data.splits: {{by: kfold}}).")
     missing = [s for s in ("train", "val", "test") if s not in splits]
     if missing:
         raise ValueError(f"data.recordings: no recording goes to the {missing} split(s); every run "
-                         f"needs train, val and test recordings (set split: on the entries).")
+                         f"needs train, val and test recordings (set split: on the entries, or "
+                         f"data.splits: {{by: kfold}} to cut folds over the trials).")
+
+
+def _ranges(cfg: DataConfig) -> dict[str, tuple[int, int]]:
+    """Subject ranges of a cross-subject ``data.splits`` (empty when none is given)."""
+    return cfg.split_ranges({}) if cfg.splits else {}
 
 
 def _split_of(rec: Recording, ranges: dict) -> str | None:
@@ -277,8 +316,8 @@ def find_events(raw, file: str | Path, cfg: DataConfig, code_of: dict[str, int]
 
 
 def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
-                   channels: list[str] | None = None, rec: Recording | None = None
-                   ) -> tuple[EEGWindows, dict]:
+                   channels: list[str] | None = None, rec: Recording | None = None,
+                   run: int = -1) -> tuple[EEGWindows, dict]:
     """Windows of one recording, and a count of everything left out.
 
     Parameters
@@ -292,7 +331,9 @@ def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
     channels : list of str | None
         10-20 names to keep, in this order (None: every EEG channel of the file).
     rec : Recording | None
-        The file's entry (its own event map, when it has one).
+        The file's entry (its own event map and session, when it has them).
+    run : int
+        Run number stored with the windows (each cue is a trial of that run).
 
     Returns
     -------
@@ -348,7 +389,11 @@ def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
         "overlapping_bad": int(in_bad.sum()),
         "channels_dropped": extra + not_eeg,
     }
-    w = EEGWindows(X, y[kept], np.full(int(kept.sum()), subject), keep, cfg.sfreq_hz, names)
+    n = int(kept.sum())
+    session = rec.session if rec is not None else ""
+    w = EEGWindows(X, y[kept], np.full(n, subject), keep, cfg.sfreq_hz, names, run=np.full(n, run),
+                   session=np.full(n, session), trial=np.flatnonzero(kept))
+    info["run"], info["session"] = int(run), session
     return w, info
 
 
@@ -369,31 +414,19 @@ def describe(info: dict) -> str | None:
     return f"{Path(info['file']).name}: " + "; ".join(parts)
 
 
-def load_recordings(cfg: DataConfig, *, verbose: bool = False) -> Splits:
-    """Every split of a ``recordings`` config.
-
-    Returns
-    -------
-    Splits
-        ``train``, ``val``, ``test``, ``pool`` (empty where no recording goes), with ``notes``
-        (what was left out, per recording) and ``recordings`` (per-file counts).
-    """
+def _read_all(cfg: DataConfig, files, *, verbose: bool):
+    """Read every file: ``(file, entry, windows, info)`` each, the notes on what was left out, and
+    the channels (``data.channels``, else the first recording's)."""
     from tqdm import tqdm
 
-    files = expand_recordings(cfg)  # every file checked to exist before the first is read
-    names = class_names(cfg)
-    channels = list(getattr(cfg, "channels", None) or []) or None
-    n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
-    parts: dict[str, list[EEGWindows]] = {s: [] for s in SPLIT_NAMES}
-    infos, notes = [], []
-    for file, rec in tqdm(files, desc="recordings", disable=not verbose):
-        w, info = read_recording(file, cfg, subject=rec.subject, channels=channels, rec=rec)
+    channels = list(cfg.channels or []) or None
+    out, notes = [], []
+    for i, (file, rec) in enumerate(tqdm(files, desc="recordings", disable=not verbose)):
+        run = rec.run if rec.run is not None else i + 1
+        w, info = read_recording(file, cfg, subject=rec.subject, channels=channels, rec=rec, run=run)
         if channels is None:  # the first recording fixes the channels of the others
             channels = list(w.ch_names)
-        split = _split_of(rec, cfg.splits)
-        info["split"] = split
-        infos.append(info)
-        logger.info("%s (%s): %d windows %s", file, split, info["windows"], info["events"])
+        logger.info("%s (run %d): %d windows %s", file, run, info["windows"], info["events"])
         if (line := describe(info)) is not None:
             logger.warning("%s", line)
             notes.append(line)
@@ -401,10 +434,52 @@ def load_recordings(cfg: DataConfig, *, verbose: bool = False) -> Splits:
             line = f"{file.name}: no window left (all {sum(info['events'].values())} cues dropped)"
             logger.warning("%s", line)
             notes.append(line)
-        parts[split].append(w)
+        out.append((file, rec, w, info))
+    rates = sorted({info["source_sfreq_hz"] for *_, info in out})
+    logger.info("recordings: %d files at %s Hz resampled to %g Hz", len(out), rates, cfg.sfreq_hz)
+    return out, notes, channels
+
+
+def read_recordings_within(cfg: DataConfig, *, verbose: bool = False) -> Splits:
+    """Every window of the recordings (of ``data.subjects``, when given), for a within-subject
+    split (:func:`dlink.data.splits.split_windows` cuts it).
+
+    Returns
+    -------
+    Splits
+        ``windows`` (run: the recording's run number, trial: its cue index) and an empty ``pool``
+        (a ``pool`` selector of ``data.splits`` picks the teacher's windows), with the loader's
+        ``notes`` and per-file ``recordings``.
+    """
+    files = [(f, r) for f, r in expand_recordings(cfg) if not cfg.subjects or r.subject in cfg.subjects]
+    parts, notes, channels = _read_all(cfg, files, verbose=verbose)
+    n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
+    windows = EEGWindows.concat([w for _, _, w, _ in parts])
+    return Splits({"windows": windows,
+                   "pool": EEGWindows.empty(channels, cfg.sfreq_hz, n_times, windows.class_names)},
+                  notes=notes, recordings=[info for *_, info in parts])
+
+
+def load_recordings(cfg: DataConfig, *, verbose: bool = False) -> Splits:
+    """Every split of a ``recordings`` config whose recordings carry their split (their
+    ``split:``, or the subject ranges of ``data.splits``).
+
+    Returns
+    -------
+    Splits
+        ``train``, ``val``, ``test``, ``pool`` (empty where no recording goes), with ``notes``
+        (what was left out, per recording) and ``recordings`` (per-file counts).
+    """
+    files = expand_recordings(cfg)  # every file checked to exist before the first is read
+    names = class_names(cfg)
+    n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))
+    parts, notes, channels = _read_all(cfg, files, verbose=verbose)
+    by_split: dict[str, list[EEGWindows]] = {s: [] for s in SPLIT_NAMES}
+    ranges = _ranges(cfg)
+    for _, rec, w, info in parts:
+        info["split"] = _split_of(rec, ranges)
+        by_split[info["split"]].append(w)
     out = Splits({s: EEGWindows.concat(p) if p else EEGWindows.empty(channels, cfg.sfreq_hz, n_times, names)
-                  for s, p in parts.items()}, notes=notes, recordings=infos)
-    rates = sorted({i["source_sfreq_hz"] for i in infos})
-    logger.info("recordings: %d files at %s Hz resampled to %g Hz; windows per split %s", len(infos),
-                rates, cfg.sfreq_hz, {k: len(v) for k, v in out.items()})
+                  for s, p in by_split.items()}, notes=notes, recordings=[info for *_, info in parts])
+    logger.info("recordings: windows per split %s", {k: len(v) for k, v in out.items()})
     return out

@@ -218,3 +218,34 @@ def test_an_entry_with_its_own_event_map_adds_its_classes(tmp_path):
     ds = load_dataset(cfg, use_cache=False)
     assert ds["train"].class_names == ["left", "right", "both_fists", "both_feet"]
     assert ds["train"].class_counts() == {"left": 2, "right": 2, "both_fists": 2, "both_feet": 2}
+
+
+def test_within_subject_kfold_over_the_trials_of_every_recording(tmp_path):
+    a, b, c = _three_files(tmp_path)
+    files = [str(a), str(b), {"file": str(c), "session": "day2"}]
+    seen = []
+    for fold in range(3):
+        cfg = _cfg(files, splits={"by": "kfold", "folds": 3, "fold": fold}, channels=["C4", "C3", "Cz"])
+        ds = load_dataset(cfg, cache_dir=tmp_path / "cache")
+        assert sum(len(ds[k]) for k in ("train", "val", "test")) == 12 and len(ds["pool"]) == 0
+        assert ds["test"].ch_names == ["C4", "C3", "Cz"]
+        assert sorted(set(ds["train"].run.tolist())) == [1, 2, 3]  # runs: the order of the entries
+        seen += [(int(r), int(t)) for r, t in zip(ds["test"].run, ds["test"].trial)]
+        assert len(ds.notes) == 3  # the loader's notes survive the split
+    assert len(seen) == len(set(seen)) == 12  # every trial tested once
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1  # the folds share one cache file
+    assert set(load_dataset(cfg, cache_dir=tmp_path / "cache")["train"].session.tolist()) <= {"", "day2"}
+
+
+def test_within_subject_by_run_and_the_checks_that_go_with_it(tmp_path):
+    a, b, c = _three_files(tmp_path)
+    cfg = _cfg([str(a), str(b), {"file": str(c), "run": 7}], splits={"by": "run", "train": [1, 2], "test": [7]})
+    ds = load_dataset(cfg, use_cache=False)
+    assert set(ds["test"].run.tolist()) == {7} and len(ds["test"]) == 4
+    assert len(ds["val"]) > 0 and set(ds["val"].run.tolist()) <= {1, 2}  # carved out of train
+    with pytest.raises(ValueError, match=r"have a split: entry, but data.splits.by = 'kfold'"):
+        _cfg([{"file": str(a), "split": "train"}], splits={"by": "kfold"})
+    with pytest.raises(ValueError, match=r"two entries share subject, session and run"):
+        _cfg([str(a), {"file": str(b), "run": 1}], splits={"by": "kfold"})
+    with pytest.raises(ValueError, match=r"data.subjects \[3\] match no entry"):
+        _cfg([str(a), str(b)], splits={"by": "kfold"}, subjects=[3])
