@@ -136,8 +136,8 @@ def headline_text(report: dict[str, Any], *, markdown: bool = False) -> str:
              f"{s.get('int8_runtime') or NA}; instructions/flash/RAM from "
              f"{s.get('board') or 'no measured board'}{counted}."]
     if n:
-        notes.append(f"test windows: {n}; 95% CI: bootstrap interval of the balanced accuracy over "
-                     "the test windows")
+        notes.append(f"test windows: {n}; 95% CI of the balanced accuracy: per-class recalls with "
+                     "Jeffreys Beta(k+1/2, n-k+1/2) posteriors, averaged")
     if s.get("board_ms_lower_bound") is not None:
         notes.append(f"board ms (>=): instructions / the board's {target['cpu_hz'] / 1e6:g} MHz clock, a "
                      "lower bound (QEMU counts instructions, not cycles)")

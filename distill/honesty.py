@@ -79,7 +79,7 @@ def small_test_set_warning(metrics: dict[str, Any], *, what: str = "student",
         return None
     ci = metrics.get("balanced_accuracy_ci")
     per_class = f" ({', '.join(f'{k} {v}' for k, v in class_counts.items())})" if class_counts else ""
-    interval = f", 95% CI [{ci[0]:.2f}, {ci[1]:.2f}] (bootstrap over windows)" if ci else ""
+    interval = f", 95% CI [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
     return (f"small test set: {sum(counts)} windows{per_class}; {what} balanced accuracy "
             f"{metrics['balanced_accuracy']:.3f}{interval}. With this few windows a balanced accuracy "
             f"can be off by up to ~{half:.2f}: differences smaller than that are not resolved. Record "

@@ -20,6 +20,11 @@ def test_interval_is_seeded_covers_the_estimate_and_narrows_with_more_windows():
     big_y, big_p = np.tile(y, 25), np.tile(pred, 25)
     blo, bhi = balanced_accuracy_ci(big_y, big_p, 2)
     assert bhi - blo < (hi - lo) / 3  # 25x the windows: about a fifth of the width
+    # a model that predicts one class: 0.5, and the interval stays wide (a bootstrap over windows
+    # would shrink to the point [0.5, 0.5])
+    clo, chi = balanced_accuracy_ci(y, np.zeros_like(y), 2)
+    assert clo < 0.5 < chi and chi - clo > 0.1
+    assert balanced_accuracy_ci([0, 0, 1, 1], [0, 0, 1, 1], 2)[1] == 1.0  # contains the estimate
 
 
 def test_worst_case_half_width_depends_on_windows_per_class():
