@@ -308,8 +308,8 @@ def data_block(data_cfg, splits: dict) -> dict:
         "notes": list(getattr(splits, "notes", [])),
     }
     if data_cfg.name == "recordings":
-        out["recordings"] = [{k: r.get(k) for k in ("file", "subject", "split", "source_sfreq_hz",
-                                                    "windows", "events")}
+        out["recordings"] = [{k: r.get(k) for k in ("file", "subject", "run", "session", "split",
+                                                    "source_sfreq_hz", "windows", "events")}
                              for r in getattr(splits, "recordings", None) or []]
     elif data_cfg.path:
         out["path"] = str(data_cfg.path)

@@ -162,7 +162,8 @@ def to_markdown(card: dict[str, Any]) -> str:
               + (f" ({_n(t.get('params'))} parameters)" if t.get("params") else ""),
               f"- dataset: {d.get('dataset')}; windows per split {d.get('windows')}"]
     for r in d.get("recordings") or []:
-        lines.append(f"  - {r.get('file')} (subject {r.get('subject')}, {r.get('split')}): "
+        where = f"split {r['split']}" if r.get("split") else f"run {r.get('run')}"
+        lines.append(f"  - {r.get('file')} (subject {r.get('subject')}, {where}): "
                      f"{r.get('windows')} windows {r.get('events')}, at {r.get('source_sfreq_hz'):g} Hz")
     for n in d.get("notes") or []:
         lines.append(f"- data note: {n}")
