@@ -151,6 +151,8 @@ def run_bench(run_dir: str | Path, *, cfg: BenchConfig | None = None, build_boar
     names = data_info.get("class_names") or [str(i) for i in range(n_classes)]
     data_info["class_counts"] = {str(c): int(np.sum(y == i)) for i, c in enumerate(names)}
     fw_cfg = _firmware_config(run)
+    if _is_causal(run):  # a streaming run decides every hop: that is what the board must keep up with
+        data_info["hop_s"] = float(fw_cfg.stream.hop_s)
     target = fw_cfg.board  # the board the run is built for: the headline is about it
     boards = list(dict.fromkeys([target, *cfg.boards, *(build_boards or []), *built_boards(run)]))
     pbar = _progress(len(cfg.runtimes) + 2 + len(boards), verbose)
@@ -254,18 +256,26 @@ def run_bench(run_dir: str | Path, *, cfg: BenchConfig | None = None, build_boar
 def realtime_budget(run: RunDir) -> dict[str, Any] | None:
     """The streaming app's real-time budget per board (:mod:`dlink.firmware.budget`), for runs with
     causal preprocessing; None for others (no streaming front end to budget)."""
+    if not _is_causal(run):
+        return None
     try:
-        from dlink.config import load_config
         from dlink.firmware.budget import budget_rows
 
-        if not run.config.is_file() or load_config(run.config).data.preprocessing != "causal":
-            return None
         rows = budget_rows(run.path)
     except Exception as e:  # the report still comes out; the reason is in it
         logger.warning("real-time budget not computed: %s", e)
         return {"status": "failed", "error": f"{type(e).__name__}: {e}", "rows": []}
     return {"status": "measured" if any(r["verdict"] != "not measured" for r in rows) else "not measured",
             "rows": rows, "over_realtime": [r["board"] for r in rows if r.get("over_realtime")]}
+
+
+def _is_causal(run: RunDir) -> bool:
+    try:
+        from dlink.config import load_config
+
+        return run.config.is_file() and load_config(run.config).data.preprocessing == "causal"
+    except Exception:  # an unreadable config is reported by the stages that need it
+        return False
 
 
 def _firmware_config(run: RunDir):

@@ -76,9 +76,7 @@ def build_model_card(cfg, meta: dict[str, Any], metrics: dict[str, Any] | None, 
             "n_times": n_times,
             "window_s": window_s,
             "tmin_s": float(cfg.data.tmin_s),
-            "hop_s": window_s,
-            "hop_note": "one decision per window, no overlap: no streaming hop is configured, so "
-                        "an inference must finish within the window",
+            **_hop(cfg, window_s),
             "layout": "float32 (batch, n_chans, n_times); channel order as in 'channels'",
             "units": "100 uV",
         },
@@ -103,6 +101,16 @@ def build_model_card(cfg, meta: dict[str, Any], metrics: dict[str, Any] | None, 
         card["input"]["source_sfreq_hz"] = sorted({r.get("source_sfreq_hz") for r in data["recordings"]
                                                    if r.get("source_sfreq_hz")})
     return json.loads(json.dumps(card, default=str))  # plain JSON types (no numpy, no Paths)
+
+
+def _hop(cfg, window_s: float) -> dict[str, Any]:
+    """Seconds between decisions: the streaming app's hop (causal runs), else the window."""
+    if getattr(cfg.data, "preprocessing", "zero_phase") == "causal":
+        return {"hop_s": float(cfg.firmware.stream.hop_s),
+                "hop_note": "the streaming app decides every hop on the last window (firmware.stream)"}
+    return {"hop_s": window_s,
+            "hop_note": "one decision per window, no overlap: no streaming hop is configured, so "
+                        "an inference must finish within the window"}
 
 
 def _quantization(tflm: dict[str, Any] | None) -> dict[str, Any]:

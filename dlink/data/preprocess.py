@@ -211,7 +211,8 @@ def describe_preprocessing(cfg) -> dict:
     >>> describe_preprocessing(DataConfig())["band_pass_hz"]
     [0.3, 75.0]
     """
-    return {
+    out = {
+        "mode": getattr(cfg, "preprocessing", "zero_phase"),
         "channels": "EEG channels only, under standard 10-20 names, in the model's channel order",
         "notch_hz": cfg.notch_hz,
         "band_pass_hz": [cfg.l_freq_hz, cfg.h_freq_hz],
@@ -222,3 +223,16 @@ def describe_preprocessing(cfg) -> dict:
         "units": "100 uV (a value of 1.0 is 100 uV; volts / 1e-4)",
         "unit_volts": UNIT_V,
     }
+    if out["mode"] == "causal":  # the streaming front end of data.causal (dlink.data.causal)
+        c = cfg.causal
+        rate = cfg.adc_sfreq_hz()
+        notch = f"an IIR notch (Q {c.notch_q:g}), then " if cfg.notch_hz is not None else ""
+        out.update(
+            filter=f"causal, float32, state carried across the recording: {notch}a Butterworth "
+                   f"band-pass of order {c.bandpass_order} as biquads (scipy.signal.butter, sos); the "
+                   "board's generated front end computes the same",
+            resample=f"to {cfg.sfreq_hz:g} Hz from the ADC rate "
+                     f"{'of the recording' if rate is None else f'{rate:g} Hz'} by a causal polyphase "
+                     f"FIR (resample_poly's design, half-width {c.resample_half_width})",
+            adc_sfreq_hz=rate)
+    return out

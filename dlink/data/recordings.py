@@ -192,6 +192,10 @@ def check_recordings_config(cfg: DataConfig) -> None:
         raise ValueError(f"data.stim_channel={cfg.stim_channel!r} reads integer event codes, but "
                          f"the event maps have text keys {[k for k in keys if not str(k).isdigit()]}; "
                          "use integer codes or remove data.stim_channel (annotations).")
+    if cfg.preprocessing == "causal" and cfg.causal.input_sfreq_hz is None:
+        raise ValueError("data.preprocessing: causal needs data.causal.input_sfreq_hz for recordings: "
+                         "the rate of your board's ADC (e.g. 250 for an ADS1299 at 250 SPS); files at "
+                         "other rates are first brought to it.")
     spec = cfg.split_spec()
     if spec.within:
         given = [r.file for r in recs if r.split is not None]
@@ -351,7 +355,7 @@ def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
     """
     import mne
 
-    from .preprocess import cut_windows, normalize_channels, preprocess_raw, read_raw
+    from .preprocess import causal_design, cut_windows, normalize_channels, preprocess_raw, read_raw
 
     names = class_names(cfg)
     raw = read_raw(file, what="recording", fix="Check data.recordings in the config.")
@@ -366,8 +370,9 @@ def read_recording(file: str | Path, cfg: DataConfig, *, subject: int = 1,
     normalize_channels(raw, file)
     keep = list(channels) if channels else list(raw.ch_names)
     extra = [c for c in raw.ch_names if c not in keep]
-    preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz, h_freq_hz=cfg.h_freq_hz,
-                   notch_hz=cfg.notch_hz, required=keep)
+    raw = preprocess_raw(raw, file, sfreq_hz=cfg.sfreq_hz, l_freq_hz=cfg.l_freq_hz,
+                         h_freq_hz=cfg.h_freq_hz, notch_hz=cfg.notch_hz, required=keep,
+                         causal=causal_design(cfg))
     try:  # positions by name (standard 10-05); the teachers place channels by name too
         raw.set_montage("standard_1005", on_missing="ignore", verbose="error")
     except Exception as e:  # pragma: no cover - names were checked against the same list

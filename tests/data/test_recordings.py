@@ -249,3 +249,15 @@ def test_within_subject_by_run_and_the_checks_that_go_with_it(tmp_path):
         _cfg([str(a), {"file": str(b), "run": 1}], splits={"by": "kfold"})
     with pytest.raises(ValueError, match=r"data.subjects \[3\] match no entry"):
         _cfg([str(a), str(b)], splits={"by": "kfold"}, subjects=[3])
+
+
+def test_causal_preprocessing_of_recordings_needs_the_adc_rate_and_runs_the_front_end(headset_edf):
+    with pytest.raises(ValueError, match=r"needs data.causal.input_sfreq_hz for recordings"):
+        _cfg(SPLITS, preprocessing="causal")
+    from dlink.data.config import CausalConfig
+
+    w, info = read_recording(headset_edf, _cfg(SPLITS, preprocessing="causal",
+                                                causal=CausalConfig(input_sfreq_hz=250.0)))
+    z, _ = read_recording(headset_edf, _cfg(SPLITS))
+    assert w.X.shape == z.X.shape == (4, 8, 800) and info["source_sfreq_hz"] == 250.0
+    assert not np.allclose(w.X, z.X)  # the causal front end, not MNE's zero-phase filters

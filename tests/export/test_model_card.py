@@ -121,3 +121,16 @@ def test_header_carries_the_card_as_comments_and_defines(tmp_path):
     proc = subprocess.run([gcc, *STRICT_FLAGS, f"-I{tmp_path}", f"-I{RUNTIME_DIR / 'include'}", "-c",
                            str(probe), "-o", str(tmp_path / "probe.o")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_card_of_a_causal_run_names_its_front_end_and_hop():
+    from dlink.data.preprocess import describe_preprocessing
+
+    cfg = config_from_dict({"data": {"preprocessing": "causal", "notch_hz": 50.0},
+                            "firmware": {"stream": {"hop_s": 0.5}}})
+    p = describe_preprocessing(cfg.data)
+    assert p["mode"] == "causal" and p["adc_sfreq_hz"] == 250.0
+    assert "Butterworth band-pass of order 4 as biquads" in p["filter"] and "IIR notch" in p["filter"]
+    meta = {"arch": "mic", "n_chans": 22, "n_times": 800, "sfreq": 200.0, "ch_names": [], "class_names": []}
+    card = build_model_card(cfg, meta, None)
+    assert card["input"]["hop_s"] == 0.5 and "streaming app" in card["input"]["hop_note"]
