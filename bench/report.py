@@ -135,9 +135,11 @@ def headline_text(report: dict[str, Any], *, markdown: bool = False) -> str:
              f"single-window runs, 1 thread ({s.get('host_latency_runtime') or NA}); int8 accuracy from "
              f"{s.get('int8_runtime') or NA}; instructions/flash/RAM from "
              f"{s.get('board') or 'no measured board'}{counted}."]
+    k = len((report.get("dataset") or {}).get("class_names") or [])
     if n:
-        notes.append(f"test windows: {n}; 95% CI of the balanced accuracy: per-class recalls with "
-                     "Jeffreys Beta(k+1/2, n-k+1/2) posteriors, averaged")
+        chance = f"chance {1 / k:.3f} ({k} classes); " if k else ""
+        notes.append(f"test windows: {n}; {chance}95% CI of the balanced accuracy: per-class recalls "
+                     "with Jeffreys Beta(k+1/2, n-k+1/2) posteriors, averaged")
     if s.get("board_ms_lower_bound") is not None:
         notes.append(f"board ms (>=): instructions / the board's {target['cpu_hz'] / 1e6:g} MHz clock, a "
                      "lower bound (QEMU counts instructions, not cycles)")

@@ -53,6 +53,8 @@ def test_headline_is_about_the_configured_board():
     assert s["board_ms_lower_bound"] == pytest.approx(968.75)
     text = headline_text({**rep, "headline": rows, "settings": {}})
     assert "instructions counted under QEMU on mps2-an386" in text and "64 MHz clock, a lower bound" in text
+    rep["dataset"]["class_names"] = ["a", "b", "c", "d"]
+    assert "test windows: 15; chance 0.250 (4 classes)" in headline_text({**rep, "headline": rows, "settings": {}})
     md = to_markdown({**rep, "headline": rows})
     assert "## Target board" in md and ">= 968.8 ms" in md
 
