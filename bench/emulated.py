@@ -117,6 +117,11 @@ def measure_board(run: RunDir, board: str, *, build: bool = False,
         entry["size"] = {k: size[k] for k in SIZE_FIELDS if k in size}
         if "data" in size and "bss" in size:
             entry["static_ram_bytes"] = int(size["data"]) + int(size["bss"])
+    from dlink.bench.profile import board_profile
+
+    profile = board_profile(fw, result)
+    if profile is not None:
+        entry["profile"] = profile
     entry["status"] = "measured"
     entry["source"] = "serial" if serial else "qemu"
     if entry.get("matched") is not None and entry.get("total"):

@@ -210,6 +210,12 @@ def plot_history(report: dict[str, Any], path: Path) -> str | None:
     return _save(fig, path)
 
 
+def _plot_profiles(report: dict[str, Any], path: Path) -> str | None:
+    from dlink.bench.profile import plot_profiles
+
+    return plot_profiles(report, path)
+
+
 def write_plots(report: dict[str, Any], plots_dir: str | Path) -> list[str]:
     """Write every plot that has data into ``plots_dir``; return the file names written."""
     d = Path(plots_dir)
@@ -223,5 +229,6 @@ def write_plots(report: dict[str, Any], plots_dir: str | Path) -> list[str]:
         plot_confusions(report, d / "confusion_matrices.png"),
         plot_router(report, d / "router_layer_weights.png"),
         plot_history(report, d / "training_curves.png"),
+        _plot_profiles(report, d / "layer_profile.png"),
     ]
     return [m for m in made if m]

@@ -190,7 +190,7 @@ RUNTIME_COLUMNS = {"runtime": "runtime", "precision": "precision", "status": "st
                    "agreement_with_float": "agree w/ float", "median_ms": "median ms",
                    "iqr_ms": "IQR ms", "note": "note"}
 
-BOARD_COLUMNS = {"board": "board", "core": "core", "status": "status",
+BOARD_COLUMNS = {"board": "board", "core": "core", "backend": "kernels", "status": "status",
                  "instructions_per_inference": "instr/inference", "cycles_per_inference": "cycles/inference",
                  "flash_bytes": "flash B", "ram_bytes": "RAM B", "static_ram_bytes": "static (.data+.bss) B",
                  "arena_bytes": "arena B", "stack_peak_bytes": "stack peak B", "vectors_ok": "vectors ok",
@@ -248,6 +248,10 @@ def to_markdown(report: dict[str, Any]) -> str:
               "included) + the reserved stack, from the ELF; stack peak: measured by the app."]
     if report.get("realtime"):
         parts += ["", "## Real-time budget (streaming app, per hop)", "", realtime_text(report, markdown=True)]
+    from dlink.bench.profile import profile_markdown
+
+    for board, entry in (report.get("boards") or {}).items():
+        parts += profile_markdown(board, entry)
     names = d.get("class_names")
     groups: dict[str, tuple[list, list[str]]] = {}  # identical matrices are printed once
     for name, e in (report.get("runtimes") or {}).items():

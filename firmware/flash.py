@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 RESULT_PREFIX = "DLINK_RESULT "
 FAULT_PREFIX = "DLINK_FAULT"
 MISMATCH_PREFIX = "DLINK_MISMATCH"
+LAYER_PREFIX = "DLINK_LAYER "
+PROFILE_PREFIX = "DLINK_PROFILE "
 #: Fields every result line carries (besides "<counter>_per_inference").
 RESULT_FIELDS = ("board", "core", "counter", "matched", "total", "stack_peak_bytes", "stack_bytes",
                  "arena_bytes", "flash_bytes", "ram_bytes", "macs", "invoke_errors", "first_mismatch")
@@ -96,7 +98,44 @@ def parse_result_line(output: str, *, source: str = "the app's output") -> dict[
     mismatch = next((ln for ln in lines if ln.startswith(MISMATCH_PREFIX)), None)
     if mismatch:
         result["first_mismatch_detail"] = mismatch
+    profile = parse_profile_lines(lines, source=source)
+    if profile is not None:
+        result["profile"] = profile
     return result
+
+
+def parse_profile_lines(lines: list[str], *, source: str = "the app's output") -> dict | None:
+    """The per-layer profile the app prints before its result line, or None if it printed none.
+
+    Returns ``{"counter", "hook_overhead", "layers": [{"index", "count"}, ...]}`` in the order the
+    layers ran; ``count`` is in counter units (instructions under QEMU, cycles on hardware) and
+    includes one ``hook_overhead``.
+    """
+    def load(line: str, prefix: str) -> dict:
+        try:
+            value = json.loads(line[len(prefix):])
+        except json.JSONDecodeError as e:
+            raise ValueError(f"the {prefix.strip()} line in {source} is not valid JSON ({e}): "
+                             f"{line!r}") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"the {prefix.strip()} line in {source} must hold a JSON object: "
+                             f"{line!r}")
+        return value
+
+    heads = [load(ln, PROFILE_PREFIX) for ln in lines if ln.startswith(PROFILE_PREFIX)]
+    if not heads:
+        return None
+    layers = [load(ln, LAYER_PREFIX) for ln in lines if ln.startswith(LAYER_PREFIX)]
+    for row in layers:
+        if not {"index", "count"} <= set(row):
+            raise ValueError(f"a {LAYER_PREFIX.strip()} line in {source} lacks index or count: "
+                             f"{row!r}")
+    head = heads[-1]
+    if int(head.get("layers", -1)) != len(layers):
+        raise ValueError(f"{source}: the profile announces {head.get('layers')} layers but "
+                         f"{len(layers)} {LAYER_PREFIX.strip()} lines came (output cut off?)")
+    return {"counter": head.get("counter"), "hook_overhead": int(head.get("hook_overhead", 0)),
+            "layers": [{"index": int(r["index"]), "count": int(r["count"])} for r in layers]}
 
 
 def qemu_command(board: str, elf: str | Path) -> list[str]:

@@ -220,7 +220,8 @@ def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
         out = graph.tensors[op.outputs[0]]
         layers.append({"index": op.index, "opcode": op.opcode,
                        "tensor": out.name.replace("*/", "* /"),
-                       "call": call, "shape": list(out.shape), "folded_into": None})
+                       "call": call, "shape": list(out.shape), "folded_into": None,
+                       "macs": int(op_macs)})
     sha = hashlib.sha256(graph.model_bytes).hexdigest()
     upper = name.upper()
     info = {
@@ -309,6 +310,7 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
         "arena_lower_bound_bytes": code.arena_lower_bound_bytes,
         "tflm_arena_bytes": tflm, "const_data_bytes": code.const_data_bytes,
         "input_bytes": code.info["input_bytes"], "output_bytes": code.info["output_bytes"],
+        "layers": layer_table(code.info["layers"]),
     }
     from dlink.io import atomic_write_json
 
@@ -334,6 +336,22 @@ def _card_info(card: dict | None) -> dict:
     from ..model_card import c_defines, c_header_lines
 
     return {"card_lines": c_header_lines(card), "card_defines": c_defines(card)}
+
+
+def layer_table(layers: list[dict]) -> list[dict]:
+    """The per-layer rows of ``<name>_model.json``: what the profile's layer indices refer to.
+
+    One row per operator: ``index``, ``opcode``, ``shape`` (output), ``macs``, ``kernel`` (the
+    runtime function called, None for a layer folded into another) and ``folded_into``.
+    """
+    rows = []
+    for layer in layers:
+        call = layer.get("call")
+        kernel = call.split("(", 1)[0].strip() if call and "(" in call else None
+        rows.append({"index": layer["index"], "opcode": layer["opcode"], "shape": layer["shape"],
+                     "macs": int(layer.get("macs", 0)), "kernel": kernel,
+                     "folded_into": layer.get("folded_into")})
+    return rows
 
 
 def _tflm_arena_or_none(tflite_path) -> dict | None:

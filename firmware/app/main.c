@@ -21,7 +21,15 @@
  * Built with -DDLK_NO_TEST_VECTORS (`dlink firmware build --no-test-vectors`, the deployment
  * build), the app embeds no test vectors: it runs the model once on an input buffer holding the
  * input zero point (a window of zeros), checks the status, and prints the same line with
- * "total":0 (nothing to compare). A deployed application fills that buffer from its ADC. */
+ * "total":0 (nothing to compare). A deployed application fills that buffer from its ADC.
+ *
+ * Before the result line, one more inference of the first input runs with the model's layer hook
+ * set, and prints the per-layer profile (counter units between the marks before each layer):
+ *
+ *   DLINK_LAYER {"index":i,"count":n}          one line per layer that ran
+ *   DLINK_PROFILE {"counter":..., "layers":k, "hook_overhead":h}
+ *
+ * hook_overhead is what one mark costs (two marks back to back); every count includes it once. */
 #include <stdint.h>
 #include <string.h>
 
@@ -144,6 +152,56 @@ static void dlk_put_unit_field(dlk_line_t *line, const char *suffix, uint64_t va
     dlk_put_u64(line, value);
 }
 
+/* -- per-layer profile ----------------------------------------------------------------------- */
+#define DLK_PROFILE_MARKS (STUDENT_N_LAYERS + 1)
+
+static struct {
+    uint32_t n;
+    int32_t layer[DLK_PROFILE_MARKS];
+    uint64_t at[DLK_PROFILE_MARKS];
+} dlk_profile;
+
+static void dlk_profile_mark(void *ctx, int32_t layer)
+{
+    const uint64_t now = dlk_board_counter();
+    (void)ctx;
+    if (dlk_profile.n < DLK_PROFILE_MARKS) {
+        dlk_profile.layer[dlk_profile.n] = layer;
+        dlk_profile.at[dlk_profile.n] = now;
+        dlk_profile.n += 1u;
+    }
+}
+
+/* One profiled inference of `input`; prints DLINK_LAYER lines and the DLINK_PROFILE line. */
+static void dlk_run_profile(const int8_t *input)
+{
+    dlk_line_t *line = &dlk_line;
+    dlk_profile.n = 0;
+    dlk_profile_mark(0, -2); /* two marks back to back: the cost of one */
+    dlk_profile_mark(0, -2);
+    const uint64_t overhead = dlk_profile.at[1] - dlk_profile.at[0];
+    dlk_profile.n = 0;
+    student_set_layer_hook(dlk_profile_mark, 0);
+    (void)student_invoke(input, STUDENT_INPUT_BYTES, dlk_output, sizeof dlk_output);
+    student_set_layer_hook(0, 0);
+    for (uint32_t i = 0; i + 1u < dlk_profile.n; ++i) {
+        line->len = 0;
+        dlk_put(line, "DLINK_LAYER {\"index\":");
+        dlk_put_i64(line, dlk_profile.layer[i]);
+        dlk_put(line, ",\"count\":");
+        dlk_put_u64(line, dlk_profile.at[i + 1u] - dlk_profile.at[i]);
+        dlk_put(line, "}\n");
+        dlk_board_write(line->text, line->len);
+    }
+    line->len = 0;
+    dlk_put(line, "DLINK_PROFILE {");
+    dlk_put_str_field(line, "counter", dlk_board_counter_unit);
+    dlk_put_int_field(line, "layers", dlk_profile.n > 0u ? (int64_t)dlk_profile.n - 1 : 0);
+    dlk_put_int_field(line, "hook_overhead", (int64_t)overhead);
+    dlk_put(line, "}\n");
+    dlk_board_write(line->text, line->len);
+}
+
 #ifndef DLK_NO_TEST_VECTORS
 static void dlk_report_mismatch(uint32_t index)
 {
@@ -178,6 +236,7 @@ int main(void)
     uint64_t total_count = 0;
     uint64_t min_count = UINT64_MAX;
     uint64_t max_count = 0;
+    const int8_t *first_input = 0;
 
 #ifdef DLK_NO_TEST_VECTORS
     memset(dlk_input, STUDENT_INPUT_ZERO_POINT, sizeof dlk_input);
@@ -189,6 +248,9 @@ int main(void)
 #else
         const int8_t *input = dlk_tv_inputs[i];
 #endif
+        if (i == 0) {
+            first_input = input;
+        }
         uint64_t t0 = dlk_board_counter();
         dlk_status_t status = student_invoke(input, STUDENT_INPUT_BYTES, dlk_output,
                                              sizeof dlk_output);
@@ -211,6 +273,9 @@ int main(void)
     }
 
     const uintptr_t low_water = dlk_stack_low_water();
+    if (first_input != 0) {
+        dlk_run_profile(first_input);
+    }
     dlk_line_t *line = &dlk_line;
     line->len = 0;
     dlk_put(line, "DLINK_RESULT {");

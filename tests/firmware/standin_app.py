@@ -81,11 +81,14 @@ def make_standin_generator(*, big_const_bytes: int = 0, fault: bool = False):
         up = name.upper()
         h = (f"#ifndef {up}_MODEL_H\n#define {up}_MODEL_H\n#include <stddef.h>\n#include <stdint.h>\n"
              f"typedef int dlk_status_t;\n"
+             f"typedef void (*dlk_layer_hook_t)(void *ctx, int32_t layer);\n"
+             f"#define {up}_N_LAYERS 1\n"
              f"#define {up}_INPUT_BYTES {N_INPUT}\n#define {up}_OUTPUT_BYTES {N_OUTPUT}\n"
              f"#define {up}_ARENA_BYTES {ARENA_BYTES}\n#define {up}_MACS {N_INPUT * N_OUTPUT}\n"
              f"#define {up}_INPUT_ZERO_POINT (-3)\n"
              f"dlk_status_t {name}_invoke(const int8_t *input, size_t input_len, int8_t *output, "
-             f"size_t output_len);\n#endif\n")
+             f"size_t output_len);\n"
+             f"void {name}_set_layer_hook(dlk_layer_hook_t hook, void *ctx);\n#endif\n")
         big = ""
         touch_big = ""
         if big_const_bytes:
@@ -96,10 +99,15 @@ def make_standin_generator(*, big_const_bytes: int = 0, fault: bool = False):
              f"static int32_t {name}_arena[{ARENA_BYTES // 4}];\n"
              # in .data: wrong outputs unless the startup copies .data from flash
              f"static volatile int32_t {name}_shift = 6;\n"
+             f"static dlk_layer_hook_t {name}_hook;\n"
+             f"static void *{name}_hook_ctx;\n"
+             f"void {name}_set_layer_hook(dlk_layer_hook_t hook, void *ctx)\n"
+             f"{{\n    {name}_hook = hook;\n    {name}_hook_ctx = ctx;\n}}\n"
              f"dlk_status_t {name}_invoke(const int8_t *input, size_t input_len, int8_t *output, "
              f"size_t output_len)\n{{\n"
              f"    if (input_len != {up}_INPUT_BYTES || output_len != {up}_OUTPUT_BYTES) return 1;\n"
              f"{touch_big}"
+             f"    if ({name}_hook) {name}_hook({name}_hook_ctx, 0);\n"
              + ('    __asm volatile("udf #0");\n' if fault else "") +
              f"    for (int j = 0; j < {N_OUTPUT}; ++j) {{\n"
              f"        int32_t acc = 0;\n"
@@ -109,7 +117,8 @@ def make_standin_generator(*, big_const_bytes: int = 0, fault: bool = False):
              f"        }}\n"
              f"        acc >>= {name}_shift;\n"
              f"        output[j] = (int8_t)(acc > 127 ? 127 : acc < -128 ? -128 : acc);\n"
-             f"    }}\n    return 0;\n}}\n")
+             f"    }}\n    if ({name}_hook) {name}_hook({name}_hook_ctx, -1);\n"
+             f"    return 0;\n}}\n")
         out_dir = Path(out_dir)
         atomic_write_bytes(out_dir / f"{name}_model.h", h.encode())
         atomic_write_bytes(out_dir / f"{name}_model.c", c.encode())

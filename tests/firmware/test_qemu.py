@@ -200,3 +200,26 @@ def test_flash_after_the_export_changed_asks_for_a_rebuild(tmp_path):
     tv.write_text(tv.read_text() + "\n/* changed */\n")
     with pytest.raises(StageError, match=r"stale.*`dlink firmware build .* --board mps2-an386`"):
         flash(tmp_path / "run", "mps2-an386")
+
+
+def test_profile_lines_are_parsed_beside_the_result():
+    out = ("DLINK_LAYER {\"index\":0,\"count\":1200}\nDLINK_LAYER {\"index\":3,\"count\":800}\n"
+           "DLINK_PROFILE {\"counter\":\"instructions\",\"layers\":2,\"hook_overhead\":40}\n"
+           f"{LINE}\n")
+    prof = parse_result_line(out)["profile"]
+    assert prof == {"counter": "instructions", "hook_overhead": 40,
+                    "layers": [{"index": 0, "count": 1200}, {"index": 3, "count": 800}]}
+    assert "profile" not in parse_result_line(f"{LINE}\n")  # an app without it: no profile
+    with pytest.raises(ValueError, match=r"announces 3 layers but 2"):
+        parse_result_line(out.replace('"layers":2', '"layers":3'))
+
+
+@needs_arm
+@needs_qemu
+def test_standin_prints_its_profile(tmp_path):
+    build_standin(tmp_path / "run", "mps2-an386")
+    res = flash(tmp_path / "run", "mps2-an386", timeout_s=60)
+    prof = res["profile"]
+    assert prof["counter"] == "instructions" and [r["index"] for r in prof["layers"]] == [0]
+    # one layer: its count is the inference (plus the marks), within the counter's resolution
+    assert abs(prof["layers"][0]["count"] - res["instructions_per_inference"]) < 200

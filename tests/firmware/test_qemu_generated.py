@@ -74,5 +74,12 @@ def test_generated_model_matches_tflite_micro_on_the_core(exported_run, board):
     assert res["arena_bytes"] == out["generated"]["arena_bytes"]
     size = json.loads((exported_run.firmware_dir(board) / "size.json").read_text())
     assert size["flash_bytes"] == res["flash_bytes"]
+    # the per-layer profile covers the inference: the counts add up to about the total
+    prof = res["profile"]
+    total = sum(r["count"] - prof["hook_overhead"] for r in prof["layers"])
+    assert abs(total - res["instructions_per_inference"]) < 0.02 * res["instructions_per_inference"]
+    model = json.loads((exported_run.firmware_dir(board) / "student_model.json").read_text())
+    ran = {row["index"] for row in model["layers"] if row["folded_into"] is None}
+    assert [r["index"] for r in prof["layers"]] == sorted(ran)
     # the arena lives in .bss: the static RAM holds at least the planned arena
     assert size["static_ram_bytes"] >= size["arena_bytes"]

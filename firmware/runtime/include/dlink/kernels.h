@@ -208,6 +208,11 @@ dlk_status_t dlk_transpose_s8(const dlk_transpose_params_t *params,
                               const dlk_shape_t *input_shape, const int8_t *input,
                               const dlk_shape_t *output_shape, int8_t *output);
 
+/* Per-layer profiling: a generated model calls the hook set with <name>_set_layer_hook() with a
+ * layer's index just before the layer runs, and with -1 after the last one (so the time between
+ * two calls is the first one's layer). The app reads its counter there. */
+typedef void (*dlk_layer_hook_t)(void *ctx, int32_t layer);
+
 /* Number of elements of a shape (0 for an invalid one). */
 int32_t dlk_shape_count(const dlk_shape_t *shape);
 
