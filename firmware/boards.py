@@ -78,7 +78,7 @@ BOARDS: dict[str, dict[str, Any]] = {
         "ram_origin": 0x2000_0000, "ram_bytes": 512 * _KIB, "ram_region": "DTCM",
         "counter": "instructions",
         "stack_bytes": 32 * _KIB,
-        "backends": ("ref", "dsp"),
+        "backends": ("ref", "dsp", "mve"),
         "pyocd_target": None,
         "cpu_hz": 32_000_000,  # MAINCLK (QEMU hw/arm/mps2-tz.c)
         "description": "Arm MPS3 + AN547 (Cortex-M55 with Helium, SSE-300), emulated by QEMU",

@@ -13,9 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"one of {', '.join(BOARDS)} (default: the run's firmware.board, "
                              f"else mps2-an386)")
     parser.add_argument("--backend", metavar="<backend>", default=None,
-                        choices=("auto", "ref", "dsp"),
-                        help="kernel backend: ref (portable C), dsp (SMLAD) or auto (the fastest "
-                             "the board runs); default: the run's firmware.backend (auto)")
+                        choices=("auto", "ref", "dsp", "mve"),
+                        help="kernel backend: ref (portable C), dsp (SMLAD), mve (Helium, "
+                             "Cortex-M55) or auto (the fastest the board runs); default: the "
+                             "run's firmware.backend (auto)")
     parser.add_argument("--no-test-vectors", action="store_true",
                         help="the deployment build: embed no test vectors (they can take most of a "
                              "small board's flash); the app runs the model once on a zero input")

@@ -32,8 +32,9 @@ class StreamConfig:
 @dataclass
 class FirmwareConfig:
     board: str = "mps2-an386"
-    #: Kernel backend: ref (portable C), dsp (SMLAD dual 16-bit multiply-accumulate; bit-exact with
-    #: ref, about half the instructions), or auto (the fastest the board's core runs).
+    #: Kernel backend: ref (portable C), dsp (SMLAD dual 16-bit multiply-accumulate), mve (Helium
+    #: vector kernels, Cortex-M55), all bit-exact with each other; or auto (the fastest the board's
+    #: core runs).
     backend: str = "auto"
     #: QEMU time-out for one run.
     qemu_timeout_s: float = 120.0

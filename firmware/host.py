@@ -89,11 +89,18 @@ class HostModel:
             Where the driver and binary are written. A binary built from identical sources
             and flags is reused.
         backend : {"ref", "dsp"}
-            Kernel backend (see :func:`dlink.firmware.runtime_sources`).
+            Kernel backend (see :func:`dlink.firmware.runtime_sources`). The dsp kernels run
+            with their intrinsics emulated in C; mve needs a Helium core (test it under QEMU on
+            mps3-an547).
         """
-        from dlink.firmware import BACKENDS, runtime_sources
+        from dlink.firmware import BACKENDS, TARGET_ONLY_BACKENDS, runtime_sources
 
         check_option("backend", backend, BACKENDS)
+        if backend in TARGET_ONLY_BACKENDS:
+            raise ValueError(
+                f"backend {backend!r} uses instructions the host does not have (no emulation): "
+                f"build it for a board that runs it (`dlink firmware build RUN --board "
+                f"mps3-an547 --backend {backend}`) and run it under QEMU.")
         if shutil.which(cc) is None:
             raise FileNotFoundError(f"The host C compiler {cc!r} is not on PATH; install gcc.")
         source = cls._find_source(gen)

@@ -23,6 +23,7 @@ from dlink._check import validate_type
 
 from .cfmt import c_array, c_float, check_c_identifier
 from .fuse import fold_pads
+from .lower_fast import dw1d_macs, lower_layer, plan_fast_paths
 from .ops import ALIASING_OPS, LOWERINGS, UnsupportedOperatorError
 from .planner import Buffer, check_plan, plan_arena
 from .reader import TfliteGraph, read_tflite
@@ -38,10 +39,13 @@ class _Context:
     """State shared by the per-operator lowerings: tensor access, emitted definitions."""
 
     def __init__(self, graph: TfliteGraph, name: str, offsets: dict[int, int],
-                 fused_pads: dict | None = None, external: frozenset[int] = frozenset()):
+                 fused_pads: dict | None = None, external: frozenset[int] = frozenset(),
+                 fast_plans: dict | None = None, scratch_offsets: dict[int, int] | None = None):
         self.graph, self.name, self.offsets = graph, name, offsets
         self.fused_pads = fused_pads or {}
         self.external = external  # tensors read in place from the caller's input buffer
+        self.fast_plans = fast_plans or {}  # op index -> lower_fast.FastPlan
+        self.scratch_offsets = scratch_offsets or {}  # op index -> arena offset of its scratch
         self.data_defs: list[str] = []   # weights / biases / multipliers
         self.param_defs: list[str] = []  # per-layer structs and shapes
         self.const_names: dict[int, str] = {}
@@ -85,10 +89,16 @@ class _Context:
             return "input"
         return f"&{self.name}_arena[{self.offsets[tensor.index]}]"
 
+    def scratch_ref(self, op_index: int) -> str:
+        """C expression of a fast layer's scratch (int16 staging rows) in the arena."""
+        if op_index not in self.scratch_offsets:
+            return "0"
+        return f"(int16_t *)(void *)&{self.name}_arena[{self.scratch_offsets[op_index]}]"
+
     # definitions --------------------------------------------------------------------------
     def _emit_array(self, ctype: str, values, sym: str, comment: str) -> None:
         arr = np.asarray(values).reshape(-1)
-        self.data_bytes += arr.size * (1 if ctype == "int8_t" else 4)
+        self.data_bytes += arr.size * {"int8_t": 1, "int16_t": 2}.get(ctype, 4)
         self.data_defs.append(
             f"/* {comment} */\nstatic const {ctype} {sym}[{max(arr.size, 1)}] "
             f"DLK_ALIGNED({ALIGNMENT_BYTES}) = {c_array(arr)};"
@@ -97,6 +107,18 @@ class _Context:
     def const_array(self, ctype: str, values, op, what: str) -> str:
         sym = f"{self.name}_l{op.index}_{what}"
         self._emit_array(ctype, values, sym, f"layer {op.index} {op.opcode}: {what}")
+        return sym
+
+    def const_quant(self, rows, op, what: str) -> str:
+        """A dlk_channel_quant_t array from int32 rows (bias, multiplier, shift)."""
+        sym = f"{self.name}_l{op.index}_{what}"
+        rows = np.asarray(rows, np.int64).reshape(-1, 3)
+        self.data_bytes += rows.size * 4
+        body = ",\n".join(f"    {{{b}, {m}, {s}}}" for b, m, s in rows.tolist())
+        self.data_defs.append(
+            f"/* layer {op.index} {op.opcode}: {what} (bias, multiplier, shift) */\n"
+            f"static const dlk_channel_quant_t {sym}[{len(rows)}] DLK_ALIGNED({ALIGNMENT_BYTES}) "
+            f"= {{\n{body}\n}};")
         return sym
 
     def define(self, ctype: str, op, what: str, value) -> str:
@@ -115,14 +137,17 @@ class ModelCode:
         self.__dict__.update(kw)
 
 
-def _plan(graph: TfliteGraph, skip: frozenset[int] = frozenset(), *, input_in_arena: bool = False
-          ) -> tuple[dict[int, int], int, int, list[Buffer], frozenset[int]]:
+def _plan(graph: TfliteGraph, skip: frozenset[int] = frozenset(), *, input_in_arena: bool = False,
+          scratch: dict[int, int] | None = None
+          ) -> tuple[dict[int, int], int, int, list[Buffer], frozenset[int], dict[int, int]]:
     """Union RESHAPE aliases, compute lifetimes, place buffers.
 
-    Operators in ``skip`` (PADs folded into a convolution) are not part of the schedule. Unless
+    Operators in ``skip`` (PADs folded into a convolution) are not part of the schedule.
+    ``scratch`` (op index -> bytes) adds a buffer live only while that operator runs. Unless
     ``input_in_arena``, the graph input (and its RESHAPE aliases) is read in place from the
     caller's buffer and takes no arena space (it is never written: operators only write their
-    outputs). Returns (tensor -> offset, arena bytes, lower bound, buffers, caller-input tensors).
+    outputs). Returns (tensor -> offset, arena bytes, lower bound, buffers, caller-input tensors,
+    op index -> scratch offset).
     """
     parent: dict[int, int] = {}
 
@@ -163,28 +188,43 @@ def _plan(graph: TfliteGraph, skip: frozenset[int] = frozenset(), *, input_in_ar
         external = frozenset(t for t in range(len(graph.tensors)) if find(t) == in_root)
         size.pop(in_root, None)
     buffers = [Buffer(root, size[root], first[root], last[root]) for root in sorted(size)]
+    n_tensors = len(graph.tensors)
+    buffers += [Buffer(n_tensors + i, int(n), i, i) for i, n in sorted((scratch or {}).items())]
     plan = plan_arena(buffers, alignment=ALIGNMENT_BYTES)
     check_plan(buffers)
     by_root = {b.id: b.offset for b in buffers}
     offsets = {t: by_root[find(t)] for t in range(len(graph.tensors)) if find(t) in by_root}
-    return offsets, plan.arena_bytes, plan.lower_bound_bytes, buffers, external
+    scratch_offsets = {b.id - n_tensors: b.offset for b in buffers if b.id >= n_tensors}
+    return (offsets, plan.arena_bytes, plan.lower_bound_bytes, buffers, external,
+            scratch_offsets)
 
 
 def build_model_code(tflite_path: str | Path, *, name: str = "student", fold_pad: bool = True,
-                     input_in_arena: bool = False, card: dict | None = None) -> ModelCode:
+                     input_in_arena: bool = False, card: dict | None = None,
+                     fast: bool = True) -> ModelCode:
     """Read, plan and lower a model; return the rendered sources and figures (writes nothing).
 
     ``fold_pad`` folds zero-point PADs into the convolution they feed (:mod:`.fuse`);
     ``input_in_arena`` copies the input into the arena instead of reading the caller's buffer;
     ``card`` (the run's model card, :mod:`dlink.export.model_card`) goes into the header as
-    comments and ``#define``s."""
+    comments and ``#define``s; ``fast`` picks the fast-path kernels, folds TRANSPOSEs and fuses
+    depthwise chains where they apply (:mod:`.lower_fast`); False lowers every layer to its
+    generic kernel."""
     check_c_identifier(name, what="model name")
     return _build_from_graph(read_tflite(tflite_path), name, fold_pad=fold_pad,
-                             input_in_arena=input_in_arena, card=card)
+                             input_in_arena=input_in_arena, card=card, fast=fast)
+
+
+_FOLD_REASONS = {
+    "PAD": "its convolution pads implicitly with the zero point",
+    "PADV2": "its convolution pads implicitly with the zero point",
+    "TRANSPOSE": "that layer reads the transpose's input through strides",
+}
 
 
 def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
-                      input_in_arena: bool = False, card: dict | None = None) -> ModelCode:
+                      input_in_arena: bool = False, card: dict | None = None,
+                      fast: bool = True) -> ModelCode:
     if graph.n_subgraphs != 1:
         raise UnsupportedOperatorError("MODEL", f"{graph.n_subgraphs} subgraphs", -1,
                                        str(graph.path), "control flow is not supported")
@@ -198,26 +238,34 @@ def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
             raise UnsupportedOperatorError(
                 "MODEL", f"{role} type {t.dtype}", -1, t.name,
                 "export a full-integer model (inference_input_type/output_type = int8)")
-    fused, folded = {}, {}
+    fused, folded, plans, scratch = {}, {}, {}, {}
+    original = graph
     if fold_pad:
         graph, fused, folded = fold_pads(graph)
-    offsets, arena_bytes, lower_bound, buffers, external = _plan(
-        graph, frozenset(folded), input_in_arena=input_in_arena)
-    ctx = _Context(graph, name, offsets, fused, external)
+    if fast:
+        graph, plans, more, scratch = plan_fast_paths(graph, fused, skip=frozenset(folded))
+        folded.update(more)
+    offsets, arena_bytes, lower_bound, buffers, external, scratch_offsets = _plan(
+        graph, frozenset(folded), input_in_arena=input_in_arena, scratch=scratch)
+    ctx = _Context(graph, name, offsets, fused, external, plans, scratch_offsets)
+    chained = {p.second.op.index: p.second for p in plans.values() if p.kind == "chain"}
     layers, macs = [], 0
     for op in graph.operators:
         if op.index in folded:
-            out = graph.tensors[op.outputs[0]]
+            out = original.tensors[original.operators[op.index].outputs[0]]
+            own = dw1d_macs(chained[op.index]) if op.index in chained else 0
+            macs += own
+            why = _FOLD_REASONS.get(op.opcode, "computed channel by channel with it, so its "
+                                    "input is never stored")
             layers.append({"index": op.index, "opcode": op.opcode, "call": None,
                            "tensor": out.name.replace("*/", "* /"), "shape": list(out.shape),
-                           "folded_into": folded[op.index]})
+                           "folded_into": folded[op.index], "why": why, "macs": own})
             continue
-        lower = LOWERINGS.get(op.opcode)
-        if lower is None:
+        if op.opcode not in LOWERINGS:
             ctx.fail(op, "operator")
-        call, op_macs = lower(ctx, op)
+        call, op_macs = lower_layer(ctx, op)
         macs += int(op_macs)
-        out = graph.tensors[op.outputs[0]]
+        out = original.tensors[original.operators[op.index].outputs[0]]
         layers.append({"index": op.index, "opcode": op.opcode,
                        "tensor": out.name.replace("*/", "* /"),
                        "call": call, "shape": list(out.shape), "folded_into": None,
@@ -247,12 +295,16 @@ def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
     return ModelCode(header=header, source=source, info=info, arena_bytes=info["arena_bytes"],
                      arena_lower_bound_bytes=lower_bound, macs=macs,
                      ops=[op.opcode for op in graph.operators], const_data_bytes=ctx.data_bytes,
-                     buffers=buffers, sha256=sha, folded_pads=sorted(folded),
+                     buffers=buffers, sha256=sha, scratch_bytes=dict(scratch),
+                     folded_pads=sorted(f for f in folded if graph.operators[f].opcode in
+                                        ("PAD", "PADV2")),
+                     folded=dict(folded),
                      input_in_arena=tin.index not in external)
 
 
 def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "student",
-               fold_pad: bool = True, input_in_arena: bool = False, card: dict | None = None) -> dict:
+               fold_pad: bool = True, input_in_arena: bool = False, card: dict | None = None,
+               fast: bool = True) -> dict:
     """Write ``<name>_model.h`` and ``<name>_model.c`` for ``tflite_path`` into ``out_dir``.
 
     Parameters
@@ -272,6 +324,10 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
     card : dict | None
         The run's model card: channel names, rate, window, preprocessing, classes, teacher and
         data as comments and ``<NAME>_*`` ``#define``s in the header.
+    fast : bool
+        Run layers on the fast-path kernels where they apply (prepared constants, folded
+        TRANSPOSEs, fused depthwise chains; bit-identical, see :mod:`.lower_fast`); False:
+        every layer on its operator's generic kernel.
 
     Returns
     -------
@@ -294,7 +350,7 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
 
     validate_type("out_dir", out_dir, (str, Path))
     code = build_model_code(tflite_path, name=name, fold_pad=fold_pad,
-                            input_in_arena=input_in_arena, card=card)
+                            input_in_arena=input_in_arena, card=card, fast=fast)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header, source = out_dir / f"{name}_model.h", out_dir / f"{name}_model.c"

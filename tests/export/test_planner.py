@@ -83,9 +83,18 @@ def test_plan_of_student_like_graph_is_valid_and_tight():
     check_plan(code.buffers)
     assert code.arena_bytes >= code.arena_lower_bound_bytes
     # RESHAPE outputs alias their inputs, and the input is read from the caller's buffer: one
-    # buffer per non-RESHAPE operator output; one more when the input is copied in.
+    # buffer per non-RESHAPE operator output, plus each fast kernel's scratch (live during its
+    # layer only); one more when the input is copied in.
     assert not code.input_in_arena
-    assert len(code.buffers) == sum(1 for op in code.ops if op != "RESHAPE")
+    assert code.scratch_bytes and all(n > 0 for n in code.scratch_bytes.values())
+    assert len(code.buffers) == (sum(1 for op in code.ops if op != "RESHAPE")
+                                 + len(code.scratch_bytes))
+    from dlink.export.codegen import read_tflite
+
+    n_tensors = len(read_tflite(model_path("student_like")).tensors)
+    scratch = {b.id - n_tensors: b for b in code.buffers if b.id >= n_tensors}
+    assert set(scratch) == set(code.scratch_bytes)
+    assert all(b.first == b.last == i for i, b in scratch.items())
     with_input = build_model_code(model_path("student_like"), input_in_arena=True)
     assert with_input.input_in_arena and len(with_input.buffers) == len(code.buffers) + 1
     assert with_input.arena_bytes >= code.arena_bytes

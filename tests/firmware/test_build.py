@@ -98,9 +98,12 @@ def test_backend_the_core_cannot_run_is_refused(tmp_path, monkeypatch):
     from dlink.firmware import boards
     from dlink.firmware.config import FirmwareConfig
 
-    with pytest.raises(ValueError, match=r"firmware.backend.*'mve'"):
-        FirmwareConfig(backend="mve").validate()
+    with pytest.raises(ValueError, match=r"firmware.backend.*'helium2'"):
+        FirmwareConfig(backend="helium2").validate()
     make_standin_run(tmp_path / "run")
+    with pytest.raises(ValueError, match=r"firmware.backend.*'mve'.*mps2-an386 \(cortex-m4\)"):
+        build_firmware(tmp_path / "run", "mps2-an386", generate=make_standin_generator(),
+                       runtime=no_runtime, config=FirmwareConfig(backend="mve"))
     monkeypatch.setitem(boards.BOARDS, "plain-m0", {**boards.BOARDS["mps2-an386"],
                                                     "core": "cortex-m0", "backends": ("ref",)})
     with pytest.raises(ValueError, match=r"firmware.backend.*'dsp'.*plain-m0 \(cortex-m0\)"):
@@ -113,6 +116,7 @@ def test_auto_backend_is_the_fastest_the_core_runs(monkeypatch):
     from dlink.firmware.build import resolve_backend
 
     assert resolve_backend("auto", "mps2-an386") == "dsp"
+    assert resolve_backend("auto", "mps3-an547") == "mve"  # Helium on the Cortex-M55
     assert resolve_backend("ref", "mps2-an386") == "ref"
     monkeypatch.setitem(boards.BOARDS, "plain-m0", {**boards.BOARDS["mps2-an386"], "backends": ("ref",)})
     assert resolve_backend("auto", "plain-m0") == "ref"

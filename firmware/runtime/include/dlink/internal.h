@@ -19,6 +19,12 @@ dlk_status_t dlk_broadcast_strides(const dlk_shape_t *input, const dlk_shape_t *
                                    int32_t strides[DLK_MAX_RANK],
                                    int32_t out_dims[DLK_MAX_RANK]);
 
+/* Argument checks of the fast paths (src/fastpath.c): DLK_OK or the error to return. */
+dlk_status_t dlk_dw1d_check(const dlk_dw1d_params_t *p);
+dlk_status_t dlk_pw_check(const dlk_pw_params_t *p, const int8_t *input, const int8_t *output);
+/* 1 when every channel's shift is a right shift of 1..24 bits (the fast paths' range), else 0. */
+int32_t dlk_fast_quant_ok(const dlk_channel_quant_t *quant, int32_t n);
+
 /* TFLite's reference padding rule: the input coordinate of an output index. */
 static inline int32_t dlk_in_origin(int32_t out_index, int32_t stride, int32_t pad)
 {

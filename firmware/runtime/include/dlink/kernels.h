@@ -80,6 +80,85 @@ dlk_status_t dlk_depthwise_conv2d_s8(const dlk_dwconv_params_t *params,
                                      const int32_t *bias, const dlk_shape4_t *output_shape,
                                      int8_t *output);
 
+/* ---- Fast paths the code generator picks by shape (every backend implements them) ----------
+ * Their constants are prepared by the generator (export/codegen/fastpath.py) in the layouts
+ * described here, so that the dual-MAC instructions read them as they are. */
+
+/* One output channel's requantisation, interleaved (one load brings a channel's constants):
+ * bias (each kernel says whether the input zero point is folded in), then multiplier and shift
+ * as everywhere (real = multiplier * 2^(shift - 31)). The fast paths take right shifts only,
+ * -24 <= shift <= -1 (a real multiplier in [2^-25, 0.5)); the generator keeps other layers on
+ * the generic kernels, and the fast kernels return DLK_ERR_UNSUPPORTED for them. */
+typedef struct {
+    int32_t bias;
+    int32_t multiplier;
+    int32_t shift;
+} dlk_channel_quant_t;
+
+/* DEPTHWISE_CONV_2D with a 1 x n_taps filter (dilation 1) as per-channel 1-D filters along W.
+ * Input element (row r, sample w, channel c) is input[r * in_row_stride + w * in_w_stride +
+ * c * in_c_stride] (NHWC: in_w * in_c, in_c, 1; a folded TRANSPOSE gives other strides). The
+ * output is NHWC [rows][out_w][in_c * depth_multiplier]; output sample t of a row reads input
+ * samples t * stride - pad + k (k < n_taps), and a sample outside [0, in_w) counts as the zero
+ * point (TFLite skips it).
+ * weights: int16; per input channel c its multipliers in blocks of 4 (the last one nb =
+ * dm - 4 * (dm / 4) wide when dm is not a multiple of 4), each block [n_pairs][nb][2]: for tap
+ * pair j (n_pairs = (n_taps + 1) / 2) and multiplier m of the block, taps 2j and 2j+1 of output
+ * channel c * dm + m (a zero after an odd last tap). Tap k of filter m of channel c is at
+ * c*n_pairs*dm*2 + (m/4)*4*n_pairs*2 + (k/2)*nb*2 + (m%4)*2 + (k&1).
+ * quant: [in_c * dm], the model's bias (zero point not folded in).
+ * scratch: at least DLK_DW1D_ROW_LEN(out_w, stride, n_taps) int16 elements. */
+typedef struct {
+    int32_t rows;
+    int32_t in_w, out_w;
+    int32_t in_c, depth_multiplier;
+    int32_t in_row_stride, in_w_stride, in_c_stride;
+    int32_t n_taps, stride, pad;
+    int32_t input_zero_point, output_zero_point;
+    int32_t act_min, act_max;
+    const int16_t *weights;
+    const dlk_channel_quant_t *quant;
+} dlk_dw1d_params_t;
+
+/* int16 elements of one staged row and its filter's taps (any backend's layout fits; a
+ * multiple of 8, so consecutive rows stay 16-byte aligned). */
+#define DLK_DW1D_ROW_LEN(out_w, stride, n_taps) \
+    ((((out_w) - 1) * (stride) + (((n_taps) + 15) / 16) * 16 + 47) / 8 * 8)
+/* Rows of the second layer a chain keeps at once (multipliers of the first done together). */
+#define DLK_DW1D_CHAIN_BLOCK 4
+
+dlk_status_t dlk_dw1d_s8(const dlk_dw1d_params_t *params, const int8_t *input, int8_t *output,
+                         int16_t *scratch, size_t scratch_len);
+
+/* Two 1-D depthwise layers fused channel by channel: layer a reads `input` as dlk_dw1d_s8 does,
+ * layer b reads a's output, which never exists whole (b's in_* strides are ignored; b->rows ==
+ * a->rows, b->in_c == a->in_c * a->depth_multiplier, b->in_w == a->out_w, b's input zero point is
+ * a's output zero point). output: b's NHWC output. scratch: at least
+ * DLK_DW1D_ROW_LEN(a) + DLK_DW1D_CHAIN_BLOCK * DLK_DW1D_ROW_LEN(b) int16 elements. */
+dlk_status_t dlk_dw1d_chain_s8(const dlk_dw1d_params_t *a, const dlk_dw1d_params_t *b,
+                               const int8_t *input, int8_t *output, int16_t *scratch,
+                               size_t scratch_len);
+
+/* CONV_2D 1x1 (stride 1, no padding, one group) as a matrix product over n_pixels NHWC pixels:
+ * output[p][o] = requant(sum_k w[o][k] * x[p][k] + bias'[o]).
+ * weights: int16 [out_c][k4], k4 = in_c rounded up to a multiple of 4; within each group of 4
+ * channels the order is (w0, w2, w1, w3), as SXTB16 splits four int8 inputs; zeros past in_c.
+ * quant: [out_c] with bias' = bias - input_zero_point * sum_k w[o][k] (the zero point folded
+ * in, so the kernels multiply the raw int8 inputs). scratch: at least DLK_PW_SCRATCH_LEN(in_c)
+ * int16 elements (two staged pixels). */
+typedef struct {
+    int32_t n_pixels, in_c, out_c;
+    int32_t input_zero_point, output_zero_point;
+    int32_t act_min, act_max;
+    const int16_t *weights;
+    const dlk_channel_quant_t *quant;
+} dlk_pw_params_t;
+
+#define DLK_PW_SCRATCH_LEN(in_c) (2 * (((in_c) + 3) / 4) * 4 + 8)
+
+dlk_status_t dlk_pointwise_s8(const dlk_pw_params_t *params, const int8_t *input,
+                              int8_t *output, int16_t *scratch, size_t scratch_len);
+
 /* FULLY_CONNECTED: output[b, o] over weights [out_features, in_features]. n_multipliers is 1
  * (per-tensor) or out_features (per-channel). */
 typedef struct {

@@ -50,6 +50,47 @@ static inline int32_t dlk_mbqm(int32_t x, int32_t multiplier, int32_t shift)
     return dlk_rdbpot(dlk_srdhm(dlk_shl(x, left), multiplier), right);
 }
 
+/* dlk_mbqm for a right shift (shift <= -1), in one 64-bit multiply-add and one shift:
+ *
+ *   dlk_mbqm(x, m, -R) == floor((x * m + 2^30 + 2^(30+R) - 2^31 * [x < 0]) / 2^(31+R))
+ *
+ * for every int32 x, every R in [1, 31] and every multiplier m in {0} and [2^30, 2^31) (what
+ * QuantizeMultiplier produces). Why: SRDHM(x, m) = floor((x*m + 2^30) / 2^31) (its rounding
+ * rounds halves up: the nudge 1 - 2^30 with a truncating division equals the floor for negative
+ * products, and x*m never saturates for m > 0); RDBPOT(s, R) = floor((s + 2^(R-1) - [s < 0]) /
+ * 2^R) (halves away from zero); a floor of a floor plus an integer is one floor; and [s < 0] ==
+ * [x < 0] except when x*m == -2^30 or m == 0, where both give 0. The bias K = 2^30 + 2^(30+R)
+ * and the sign term are added to the 64-bit product (on Arm: AND, ADDS, ADC, SMLAL), and as
+ * 31 + R >= 32 the result is the high word shifted right by R - 1. Tested against dlk_mbqm over
+ * the full int32 range (tests/firmware/test_requant.py). */
+typedef struct {
+    int32_t multiplier;
+    uint32_t k_lo;     /* low and high words of K = 2^30 + 2^(30+R) */
+    int32_t k_hi;
+    int32_t hi_shift;  /* R - 1 */
+} dlk_rq_fast_t;
+
+static inline dlk_rq_fast_t dlk_rq_fast_make(int32_t multiplier, int32_t shift)
+{
+    dlk_rq_fast_t q;
+    const int32_t r = -shift; /* 1..31 */
+    const uint64_t k = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + r));
+    q.multiplier = multiplier;
+    q.k_lo = (uint32_t)k;
+    q.k_hi = (int32_t)(k >> 32);
+    q.hi_shift = r - 1;
+    return q;
+}
+
+static inline int32_t dlk_rq_fast(int32_t x, int32_t multiplier, uint32_t k_lo, int32_t k_hi,
+                                  int32_t hi_shift)
+{
+    /* K - 2^31 [x < 0]: (x & INT32_MIN) sign-extended is 0 or -2^31 */
+    const int64_t k = (int64_t)(((uint64_t)(uint32_t)k_hi << 32) | k_lo) +
+                      (int64_t)(int32_t)((uint32_t)x & 0x80000000u);
+    return (int32_t)((k + (int64_t)x * multiplier) >> 32) >> hi_shift;
+}
+
 static inline int32_t dlk_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);

@@ -35,6 +35,10 @@ static inline int32_t dlk_smlatt(uint32_t a, uint32_t b, int32_t acc)
 {
     return __smlatt((int32_t)a, (int32_t)b, acc);
 }
+/* SSAT / USAT to 8 bits (the builtins behind ACLE's __ssat/__usat, whose macros trip
+ * -Wsign-conversion) */
+static inline int32_t dlk_ssat8(int32_t v) { return (int32_t)__builtin_arm_ssat(v, 8); }
+static inline int32_t dlk_usat8(int32_t v) { return (int32_t)__builtin_arm_usat(v, 8); }
 #else
 static inline uint32_t dlk_pack16(int32_t lo, int32_t hi)
 {
@@ -63,6 +67,56 @@ static inline int32_t dlk_smlatt(uint32_t a, uint32_t b, int32_t acc)
 {
     return acc + dlk_hi16(a) * dlk_hi16(b);
 }
+static inline int32_t dlk_ssat8(int32_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+static inline int32_t dlk_usat8(int32_t v) { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+#endif
+
+/* Two consecutive words from a 4-byte-aligned p in one LDRD, returning p + 2. GCC does not pair
+ * the loads of a loop into LDRD by itself, so on Arm it is written out (the "m" operand tells the
+ * compiler which bytes it reads); elsewhere two plain loads. */
+static inline const uint32_t *dlk_ldrd(const uint32_t *p, uint32_t *lo, uint32_t *hi)
+{
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+    uint32_t a, b;
+    __asm__("ldrd %0, %1, [%2], #8"
+            : "=&r"(a), "=&r"(b), "+r"(p)
+            : "m"(*(const uint32_t(*)[2])p));
+    *lo = a;
+    *hi = b;
+    return p;
+#else
+    memcpy(lo, p, sizeof *lo);
+    memcpy(hi, p + 1, sizeof *hi);
+    return p + 2;
+#endif
+}
+
+/* (low half of a, low half of b) and (high half of b, high half of a): PKHBT / PKHTB; and
+ * SXTB16 of x rotated by 8 (bytes 1 and 3). GCC's ACLE has no __pkhbt, and it neither folds the
+ * rotation into SXTB16 nor finds PKHBT in the C, so on Arm they are one instruction each. */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+static inline uint32_t dlk_pkhbt(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline uint32_t dlk_pkhtb(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline uint32_t dlk_sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+#else
+static inline uint32_t dlk_pkhbt(uint32_t a, uint32_t b) { return (a & 0xffffu) | (b << 16); }
+static inline uint32_t dlk_pkhtb(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (b >> 16); }
+static inline uint32_t dlk_sxtb16_ror8(uint32_t x) { return dlk_sxtb16(dlk_ror8(x)); }
 #endif
 
 /* Two copies of a 16-bit value (the negated zero point) packed for SADD16. */
