@@ -29,6 +29,25 @@ def test_status_table_in_sync_with_enum():
     assert all(entries[k] == k for k in names)
 
 
+def test_backends_build_on_each_other():
+    """mve takes dsp's kernels where it has none of its own, dsp takes ref's; every backend
+    provides every kernel file once."""
+    from dlink.firmware import runtime_sources
+
+    by = {b: {p.name: p.parent.name for p in runtime_sources(b)[0] if p.parent.name != "src"}
+          for b in ("ref", "dsp", "mve")}
+    assert set(by["ref"]) == set(by["dsp"]) == set(by["mve"])
+    assert by["mve"]["dw1d.c"] == "mve" and by["mve"]["conv.c"] == "dsp"
+    assert by["mve"]["softmax.c"] == "ref" and by["dsp"]["dw1d.c"] == "dsp"
+
+
+def test_mve_is_not_built_for_the_host(tmp_path):
+    from dlink.firmware.host import HostModel
+
+    with pytest.raises(ValueError, match=r"backend 'mve'.*mps3-an547"):
+        HostModel.build(tmp_path, tmp_path, backend="mve")
+
+
 def test_runtime_sources_ref_and_errors():
     from dlink.firmware import runtime_sources
 
@@ -53,13 +72,15 @@ def test_runtime_compiles_warnings_clean_host(backend, tmp_path):
 
 @pytest.mark.skipif(not HAS_ARM_GCC, reason="arm-none-eabi-gcc not installed")
 @pytest.mark.parametrize("backend,cpu", [("ref", "cortex-m4"), ("dsp", "cortex-m4"),
-                                         ("dsp", "cortex-m33"), ("ref", "cortex-m0plus")])
+                                         ("dsp", "cortex-m33"), ("ref", "cortex-m0plus"),
+                                         ("mve", "cortex-m55"), ("dsp", "cortex-m55")])
 def test_runtime_compiles_warnings_clean_arm(backend, cpu, tmp_path):
     from dlink.firmware import runtime_sources
 
     c_files, inc = runtime_sources(backend)
-    cmd = ["arm-none-eabi-gcc", *STRICT_FLAGS, "-O2", f"-mcpu={cpu}", "-mthumb", f"-I{inc[0]}",
-           "-c", *map(str, c_files)]
+    fpu = ["-mfloat-abi=hard", "-mfpu=auto"] if cpu == "cortex-m55" else []  # MVE needs it
+    cmd = ["arm-none-eabi-gcc", *STRICT_FLAGS, "-O2", f"-mcpu={cpu}", "-mthumb", *fpu,
+           f"-I{inc[0]}", "-c", *map(str, c_files)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert len(list(tmp_path.glob("*.o"))) == len(c_files)

@@ -9,6 +9,10 @@
 #ifndef DLINK_MVE_UTIL_H
 #define DLINK_MVE_UTIL_H
 
+#if !defined(__ARM_FEATURE_MVE) || !(__ARM_FEATURE_MVE & 1)
+#error "the mve backend needs a core with Helium (MVE integer), e.g. -mcpu=cortex-m55 -mfloat-abi=hard"
+#endif
+
 #include <arm_mve.h>
 #include <stdint.h>
 
