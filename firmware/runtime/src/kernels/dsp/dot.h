@@ -91,6 +91,22 @@ static inline const uint32_t *dlk_ldrd(const uint32_t *p, uint32_t *lo, uint32_t
 #endif
 }
 
+/* DLK_LDRD_AT(p, k, lo, hi): words k and k+1 of a 4-byte-aligned p (k a constant below 255)
+ * with one LDRD and an immediate offset, p unchanged: fully unrolled loops (below) index their
+ * operands this way and need no pointer updates. */
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32 && defined(__GNUC__)
+#define DLK_LDRD_AT(p, k, lo, hi)                                                              \
+    __asm__("ldrd %0, %1, [%2, #%c3]"                                                           \
+            : "=&r"(lo), "=&r"(hi)                                                              \
+            : "r"(p), "n"((k) * 4), "m"(*(const uint32_t(*)[2])((p) + (k))))
+#else
+#define DLK_LDRD_AT(p, k, lo, hi)                                                              \
+    do {                                                                                       \
+        memcpy(&(lo), (p) + (k), sizeof(lo));                                                  \
+        memcpy(&(hi), (p) + (k) + 1, sizeof(hi));                                              \
+    } while (0)
+#endif
+
 /* (low half of a, low half of b) and (high half of b, high half of a): PKHBT / PKHTB; and
  * SXTB16 of x rotated by 8 (bytes 1 and 3). GCC's ACLE has no __pkhbt, and it neither folds the
  * rotation into SXTB16 nor finds PKHBT in the C, so on Arm they are one instruction each. */

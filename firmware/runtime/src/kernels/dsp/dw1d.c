@@ -141,6 +141,63 @@ static void put_row(const int32_t *acc, int32_t n, const chan_t *c, const dst_t 
         b3 = dlk_smlad(xb, v1_, b3);                                                         \
     } while (0)
 
+/* Tap pair j (a constant) of 4 filters for samples x, x + 1 (stride 1), all offsets immediate:
+ * 2 LDR + 2 LDRD + 8 SMLAD, nothing else. */
+#define X4_PAIR_AT(j)                                                                        \
+    do {                                                                                     \
+        const uint32_t xa_ = ld32(x + 2 * (j)), xb_ = ld32(x + 2 * (j) + 1);                 \
+        uint32_t v0_, v1_;                                                                   \
+        DLK_LDRD_AT(w32, 4 * (j), v0_, v1_);                                                 \
+        a0 = dlk_smlad(xa_, v0_, a0);                                                        \
+        b0 = dlk_smlad(xb_, v0_, b0);                                                        \
+        a1 = dlk_smlad(xa_, v1_, a1);                                                        \
+        b1 = dlk_smlad(xb_, v1_, b1);                                                        \
+        DLK_LDRD_AT(w32, 4 * (j) + 2, v0_, v1_);                                             \
+        a2 = dlk_smlad(xa_, v0_, a2);                                                        \
+        b2 = dlk_smlad(xb_, v0_, b2);                                                        \
+        a3 = dlk_smlad(xa_, v1_, a3);                                                        \
+        b3 = dlk_smlad(xb_, v1_, b3);                                                        \
+    } while (0)
+
+#define FALL __attribute__((fallthrough))
+/* Tap pairs n-1 .. 0 with no loop: a jump into a run of 32 unrolled pairs (n <= 32). */
+#define X4_PAIRS_UNROLLED(n)                                                                 \
+    switch (n) {                                                                             \
+    case 32: X4_PAIR_AT(31); FALL;                                                           \
+    case 31: X4_PAIR_AT(30); FALL;                                                           \
+    case 30: X4_PAIR_AT(29); FALL;                                                           \
+    case 29: X4_PAIR_AT(28); FALL;                                                           \
+    case 28: X4_PAIR_AT(27); FALL;                                                           \
+    case 27: X4_PAIR_AT(26); FALL;                                                           \
+    case 26: X4_PAIR_AT(25); FALL;                                                           \
+    case 25: X4_PAIR_AT(24); FALL;                                                           \
+    case 24: X4_PAIR_AT(23); FALL;                                                           \
+    case 23: X4_PAIR_AT(22); FALL;                                                           \
+    case 22: X4_PAIR_AT(21); FALL;                                                           \
+    case 21: X4_PAIR_AT(20); FALL;                                                           \
+    case 20: X4_PAIR_AT(19); FALL;                                                           \
+    case 19: X4_PAIR_AT(18); FALL;                                                           \
+    case 18: X4_PAIR_AT(17); FALL;                                                           \
+    case 17: X4_PAIR_AT(16); FALL;                                                           \
+    case 16: X4_PAIR_AT(15); FALL;                                                           \
+    case 15: X4_PAIR_AT(14); FALL;                                                           \
+    case 14: X4_PAIR_AT(13); FALL;                                                           \
+    case 13: X4_PAIR_AT(12); FALL;                                                           \
+    case 12: X4_PAIR_AT(11); FALL;                                                           \
+    case 11: X4_PAIR_AT(10); FALL;                                                           \
+    case 10: X4_PAIR_AT(9); FALL;                                                            \
+    case 9: X4_PAIR_AT(8); FALL;                                                             \
+    case 8: X4_PAIR_AT(7); FALL;                                                             \
+    case 7: X4_PAIR_AT(6); FALL;                                                             \
+    case 6: X4_PAIR_AT(5); FALL;                                                             \
+    case 5: X4_PAIR_AT(4); FALL;                                                             \
+    case 4: X4_PAIR_AT(3); FALL;                                                             \
+    case 3: X4_PAIR_AT(2); FALL;                                                             \
+    case 2: X4_PAIR_AT(1); FALL;                                                             \
+    case 1: X4_PAIR_AT(0); FALL;                                                             \
+    default: break;                                                                          \
+    }
+
 /* Raw accumulators of 4 filters (weights [pair][4][2] from w) for samples [t0, t0 + n) of the
  * staged row s: acc[k * SEG + i] for filter k, sample t0 + i. 2 samples per pass, 2 tap pairs
  * per loop turn. */
@@ -259,11 +316,15 @@ static inline void put2_ssat(int32_t a, int32_t b, const chan_t *c, int16_t *y)
             const uint32_t *wp = w32;                                                           \
             int32_t a0 = c[0].bias, a1 = c[1].bias, a2 = c[2].bias, a3 = c[3].bias;             \
             int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;                                         \
-            do {                                                                                \
-                const uint32_t xa = ld32(x), xb = ld32(x + 1);                                  \
-                X4_PAIR(wp);                                                                    \
-                x += 2;                                                                         \
-            } while (wp != w_end);                                                              \
+            if (n_pairs <= 32) {                                                                \
+                X4_PAIRS_UNROLLED(n_pairs)                                                      \
+            } else {                                                                            \
+                do {                                                                            \
+                    const uint32_t xa = ld32(x), xb = ld32(x + 1);                              \
+                    X4_PAIR(wp);                                                                \
+                    x += 2;                                                                     \
+                } while (wp != w_end);                                                          \
+            }                                                                                   \
             PUT(a0, b0, &c[0], next + t);                                                       \
             PUT(a1, b1, &c[1], next + next_len + t);                                            \
             PUT(a2, b2, &c[2], next + 2 * next_len + t);                                        \
@@ -304,16 +365,18 @@ static void filter_x1(const int16_t *s, int32_t st, int32_t t0, int32_t n, const
             const uint32_t *wp = w32;
             int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
             uint32_t v0, v1, p0, p1;
-            while (wp != w_end2) {
-                wp = dlk_ldrd(wp, &v0, &v1);
-                x0 = dlk_ldrd(x0, &p0, &p1);
-                a0 = dlk_smlad(p1, v1, dlk_smlad(p0, v0, a0));
-                x1 = dlk_ldrd(x1, &p0, &p1);
-                a1 = dlk_smlad(p1, v1, dlk_smlad(p0, v0, a1));
-                x2 = dlk_ldrd(x2, &p0, &p1);
-                a2 = dlk_smlad(p1, v1, dlk_smlad(p0, v0, a2));
-                x3 = dlk_ldrd(x3, &p0, &p1);
-                a3 = dlk_smlad(p1, v1, dlk_smlad(p0, v0, a3));
+            {
+                while (wp != w_end2) {
+                    wp = dlk_ldrd(wp, &v0, &v1);
+                    x0 = dlk_ldrd(x0, &p0, &p1);
+                    a0 = dlk_smlad(p1, v1, dlk_smlad(p0, v0, a0));
+                    x1 = dlk_ldrd(x1, &p0, &p1);
+                    a1 = dlk_smlad(p1, v1, dlk_smlad(p0, v0, a1));
+                    x2 = dlk_ldrd(x2, &p0, &p1);
+                    a2 = dlk_smlad(p1, v1, dlk_smlad(p0, v0, a2));
+                    x3 = dlk_ldrd(x3, &p0, &p1);
+                    a3 = dlk_smlad(p1, v1, dlk_smlad(p0, v0, a3));
+                }
             }
             if (n_pairs & 1) {
                 v0 = *wp;
