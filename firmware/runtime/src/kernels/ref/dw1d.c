@@ -5,14 +5,16 @@
 #include "dlink/internal.h"
 #include "dlink/quant.h"
 
-/* Tap k of filter m of input channel c in the prepared layout (dlink/kernels.h). */
-static int32_t tap(const dlk_dw1d_params_t *p, int32_t c, int32_t m, int32_t k)
+/* Where filter m of input channel c starts in the prepared layout (dlink/kernels.h), and the
+ * distance between its tap pairs: tap 2j + e is at base[j * step + e]. */
+static const int16_t *filter_taps(const dlk_dw1d_params_t *p, int32_t c, int32_t m,
+                                  int32_t *step)
 {
     const int32_t n_pairs = (p->n_taps + 1) / 2;
     const int32_t dm = p->depth_multiplier;
     const int32_t nb = dm - m / 4 * 4 < 4 ? dm - m / 4 * 4 : 4;
-    return p->weights[c * n_pairs * dm * 2 + (m / 4) * 4 * n_pairs * 2 + (k / 2) * nb * 2 +
-                      (m % 4) * 2 + (k & 1)];
+    *step = 2 * nb;
+    return p->weights + c * n_pairs * dm * 2 + (m / 4) * 4 * n_pairs * 2 + (m % 4) * 2;
 }
 
 static int8_t requant(const dlk_dw1d_params_t *p, int32_t oc, int32_t acc)
@@ -27,15 +29,18 @@ static int8_t requant(const dlk_dw1d_params_t *p, int32_t oc, int32_t acc)
 static void filter_row(const dlk_dw1d_params_t *p, int32_t c, int32_t m, const int8_t *x,
                        int32_t x_step, int8_t *out, int32_t out_step)
 {
-    int32_t t, k;
+    int32_t t, k, step;
     const int32_t oc = c * p->depth_multiplier + m;
+    const int16_t *w = filter_taps(p, c, m, &step);
     for (t = 0; t < p->out_w; ++t) {
+        const int32_t origin = t * p->stride - p->pad;
+        /* the taps that land inside the row; the others read the zero point: nothing */
+        const int32_t k0 = origin < 0 ? -origin : 0;
+        const int32_t k1 = p->in_w - origin < p->n_taps ? p->in_w - origin : p->n_taps;
         int32_t acc = 0;
-        for (k = 0; k < p->n_taps; ++k) {
-            const int32_t w = t * p->stride - p->pad + k;
-            if (w >= 0 && w < p->in_w) {
-                acc += tap(p, c, m, k) * ((int32_t)x[w * x_step] - p->input_zero_point);
-            }
+        for (k = k0; k < k1; ++k) {
+            acc += (int32_t)w[(k / 2) * step + (k & 1)] *
+                   ((int32_t)x[(origin + k) * x_step] - p->input_zero_point);
         }
         out[t * out_step] = requant(p, oc, acc);
     }
