@@ -1,4 +1,6 @@
-"""`dlink bench RUN`: measure accuracy, latency, RAM and flash; write RUN/bench/report.*."""
+"""`dlink bench RUN`: measure accuracy, latency, RAM and flash, and the per-layer profile of each
+emulated or attached board (instructions under QEMU, which counts instructions, not cycles; DWT
+cycles on hardware); write RUN/bench/report.*."""
 
 from __future__ import annotations
 

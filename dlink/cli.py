@@ -50,7 +50,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("flash",), "dlink.firmware.flash_cli",
             "run the app: under QEMU for emulated boards, through pyOCD for real ones",
             "dlink flash runs/demo --board mps2-an386"),
-    Command(("bench",), "dlink.bench.cli", "measure accuracy, latency, RAM and flash; write the report",
+    Command(("bench",), "dlink.bench.cli",
+            "measure accuracy, latency, RAM, flash and a per-layer profile per board; write the "
+            "report",
             "dlink bench runs/demo"),
     Command(("check",), "dlink.bench.check_cli",
             "CI gate: int8 QDQ student in onnxruntime; fail below accuracy/agreement thresholds",
