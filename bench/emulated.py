@@ -117,7 +117,7 @@ def measure_board(run: RunDir, board: str, *, build: bool = False,
         entry["size"] = {k: size[k] for k in SIZE_FIELDS if k in size}
         if "data" in size and "bss" in size:
             entry["static_ram_bytes"] = int(size["data"]) + int(size["bss"])
-    from dlink.bench.profile import board_profile
+    from dlink.bench.layer_profile import board_profile
 
     profile = board_profile(fw, result)
     if profile is not None:

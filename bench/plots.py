@@ -211,7 +211,7 @@ def plot_history(report: dict[str, Any], path: Path) -> str | None:
 
 
 def _plot_profiles(report: dict[str, Any], path: Path) -> str | None:
-    from dlink.bench.profile import plot_profiles
+    from dlink.bench.layer_profile import plot_profiles
 
     return plot_profiles(report, path)
 

@@ -248,7 +248,7 @@ def to_markdown(report: dict[str, Any]) -> str:
               "included) + the reserved stack, from the ELF; stack peak: measured by the app."]
     if report.get("realtime"):
         parts += ["", "## Real-time budget (streaming app, per hop)", "", realtime_text(report, markdown=True)]
-    from dlink.bench.profile import profile_markdown
+    from dlink.bench.layer_profile import profile_markdown
 
     for board, entry in (report.get("boards") or {}).items():
         parts += profile_markdown(board, entry)

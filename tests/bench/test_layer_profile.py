@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dlink.bench.profile import layer_rows, profile_markdown
+from dlink.bench.layer_profile import layer_rows, profile_markdown
 
 LAYERS = [
     {"index": 0, "opcode": "TRANSPOSE", "shape": [1, 1, 8, 2], "macs": 0, "kernel": None,
