@@ -80,14 +80,7 @@ def parse_result_line(output: str, *, source: str = "the app's output") -> dict[
             f"no {RESULT_PREFIX.strip()} line in {source}"
             + (f"; the app faulted: {fault!r}" if fault else "")
             + (f" (last output: {tail!r})" if tail and not fault else ""))
-    try:
-        result = json.loads(results[-1])
-    except json.JSONDecodeError as e:
-        raise ValueError(f"the {RESULT_PREFIX.strip()} line in {source} is not valid JSON ({e}): "
-                         f"{results[-1]!r}") from None
-    if not isinstance(result, dict):
-        raise ValueError(f"the {RESULT_PREFIX.strip()} line in {source} must hold a JSON object, "
-                         f"got {results[-1]!r}.")
+    result = _json_object(results[-1], RESULT_PREFIX, source)
     missing = [k for k in RESULT_FIELDS if k not in result]
     unit = result.get("counter")
     if unit is not None and f"{unit}_per_inference" not in result:
@@ -104,6 +97,19 @@ def parse_result_line(output: str, *, source: str = "the app's output") -> dict[
     return result
 
 
+def _json_object(text: str, prefix: str, source: str) -> dict:
+    """The JSON object of one app line (the text after ``prefix``), or ValueError naming it."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"the {prefix.strip()} line in {source} is not valid JSON ({e}): "
+                         f"{text!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"the {prefix.strip()} line in {source} must hold a JSON object, "
+                         f"got {text!r}.")
+    return value
+
+
 def parse_profile_lines(lines: list[str], *, source: str = "the app's output") -> dict | None:
     """The per-layer profile the app prints before its result line, or None if it printed none.
 
@@ -112,15 +118,7 @@ def parse_profile_lines(lines: list[str], *, source: str = "the app's output") -
     includes one ``hook_overhead``.
     """
     def load(line: str, prefix: str) -> dict:
-        try:
-            value = json.loads(line[len(prefix):])
-        except json.JSONDecodeError as e:
-            raise ValueError(f"the {prefix.strip()} line in {source} is not valid JSON ({e}): "
-                             f"{line!r}") from None
-        if not isinstance(value, dict):
-            raise ValueError(f"the {prefix.strip()} line in {source} must hold a JSON object: "
-                             f"{line!r}")
-        return value
+        return _json_object(line[len(prefix):], prefix, source)
 
     heads = [load(ln, PROFILE_PREFIX) for ln in lines if ln.startswith(PROFILE_PREFIX)]
     if not heads:

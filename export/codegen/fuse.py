@@ -38,13 +38,8 @@ def fold_pads(graph: TfliteGraph) -> tuple[TfliteGraph, dict[int, FusedPad], dic
     The rewritten graph is a copy whose convolutions read the PADs' inputs; the folded PAD
     operators stay in the list (the generator emits them as comments) but no longer feed anything.
     """
-    consumers: dict[int, list[int]] = {}
-    for op in graph.operators:
-        for t in op.inputs:
-            if t >= 0:
-                consumers.setdefault(t, []).append(op.index)
-    new = copy.copy(graph)
-    new.operators = [copy.copy(op) for op in graph.operators]
+    consumers = _consumers(graph, ())
+    new = _rewritten(graph)
     fused: dict[int, FusedPad] = {}
     folded: dict[int, int] = {}
     for op in graph.operators:
@@ -98,6 +93,19 @@ def _rewritten(graph: TfliteGraph) -> TfliteGraph:
     return new
 
 
+def _only_dw1d_reader(graph: TfliteGraph, op, users: dict, plans: dict):
+    """(reader index, its plan) when op's output (not a graph output) is read by exactly one
+    operator, a dw1d fast path that reads it directly; else None."""
+    out_t = op.outputs[0]
+    readers = users.get(out_t, [])
+    if len(readers) != 1 or out_t in graph.outputs:
+        return None
+    plan = plans.get(readers[0])
+    if plan is None or plan.kind != "dw1d" or plan.source != out_t:
+        return None
+    return readers[0], plan
+
+
 def _transpose_strides(src_shape, perm) -> tuple[int, int, int] | None:
     """(row, w, c) element strides of the NHWC view ``transpose(src, perm)``, rows = N * H, or
     None when the rows are not evenly spaced in the source."""
@@ -126,13 +134,11 @@ def fold_transposes(graph: TfliteGraph, plans: dict, skip=()) -> tuple[TfliteGra
     for op in graph.operators:
         if op.opcode != "TRANSPOSE" or op.index in skip or len(op.outputs) != 1:
             continue
+        found = _only_dw1d_reader(graph, op, users, plans)
+        if found is None:
+            continue
+        reader, plan = found
         out_t = op.outputs[0]
-        readers = users.get(out_t, [])
-        if len(readers) != 1 or out_t in graph.outputs:
-            continue
-        plan = plans.get(readers[0])
-        if plan is None or plan.kind != "dw1d" or plan.source != out_t:
-            continue
         src, perm_t, out = (graph.tensors[op.inputs[0]], graph.tensors[op.inputs[1]],
                             graph.tensors[out_t])
         if not perm_t.is_constant or len(src.shape) != 4 or src.dtype != out.dtype or \
@@ -147,9 +153,9 @@ def fold_transposes(graph: TfliteGraph, plans: dict, skip=()) -> tuple[TfliteGra
             continue
         plan.strides, plan.source = strides, op.inputs[0]
         plan.folded.append(op.index)
-        consumer = new.operators[readers[0]]
+        consumer = new.operators[reader]
         consumer.inputs = [op.inputs[0]] + list(consumer.inputs[1:])
-        folded[op.index] = readers[0]
+        folded[op.index] = reader
     return new, folded
 
 
@@ -169,20 +175,17 @@ def fuse_dw_chains(graph: TfliteGraph, plans: dict, skip=()) -> tuple[TfliteGrap
         a = plans.get(op.index)
         if a is None or a.kind != "dw1d" or op.index in fused:
             continue
-        out_a = op.outputs[0]
-        readers = users.get(out_a, [])
-        if len(readers) != 1 or out_a in graph.outputs:
+        found = _only_dw1d_reader(graph, op, users, plans)
+        if found is None:
             continue
-        b = plans.get(readers[0])
-        if b is None or b.kind != "dw1d" or b.source != out_a:
-            continue
+        reader, b = found
         pa, pb = a.p, b.p
         if pb["rows"] != pa["rows"] or pb["in_c"] != pa["in_c"] * pa["dm"] or \
                 pb["in_w"] != pa["out_w"] or pb["inp"].zero_point != pa["out"].zero_point:
             continue
         plans[op.index] = FastPlan("chain", a.op, a.p, second=b, strides=a.strides,
                                    source=a.source, folded=[*a.folded, *b.folded, b.op.index])
-        del plans[readers[0]]
-        new.operators[op.index].outputs = list(graph.operators[readers[0]].outputs)
-        fused[readers[0]] = op.index
+        del plans[reader]
+        new.operators[op.index].outputs = list(graph.operators[reader].outputs)
+        fused[reader] = op.index
     return new, fused

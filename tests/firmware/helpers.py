@@ -29,6 +29,20 @@ def random_windows(tflite_path: Path, n: int, *, seed: int = 0) -> np.ndarray:
     return np.concatenate([x, extremes])
 
 
+def tflm_outputs(model: bytes, x: np.ndarray) -> np.ndarray:
+    """The TFLite-Micro interpreter's int8 outputs for each row of x (a model as bytes)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
+    shape = [int(s) for s in it.get_input_details(0)["shape"]]
+    out = []
+    for row in x:
+        it.set_input(row.reshape(shape), 0)
+        it.invoke()
+        out.append(np.array(it.get_output(0)).reshape(-1).copy())
+    return np.stack(out).astype(np.int8)
+
+
 def generate_and_build(tflite_path: Path, out_dir: Path, build_dir: Path, *, backend="ref",
                        name="student"):
     from dlink.export.codegen import generate_c

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.firmware.helpers import tflm_outputs
 from tests.firmware.tflite_builder import ModelBuilder
 
 KINDS = ("dw", "chain", "transpose", "pw", "fallback")
@@ -134,20 +135,6 @@ def draw_cases(n: int, *, seed: int = 0) -> list[Case]:
                             np.full((1, count), 127, np.int8)])
         cases.append(Case(f"case{i:03d}", kind, desc, model, x))
     return cases
-
-
-def tflm_outputs(model: bytes, x: np.ndarray) -> np.ndarray:
-    """The TFLite-Micro interpreter's int8 outputs for each row of x."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    it = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
-    shape = [int(s) for s in it.get_input_details(0)["shape"]]
-    out = []
-    for row in x:
-        it.set_input(row.reshape(shape), 0)
-        it.invoke()
-        out.append(np.array(it.get_output(0)).reshape(-1).copy())
-    return np.stack(out).astype(np.int8)
 
 
 def build_cases(n: int, out_dir: Path, *, seed: int = 0) -> list[Case]:

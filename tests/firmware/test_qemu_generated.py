@@ -17,6 +17,7 @@ import pytest
 from dlink.firmware.boards import QEMU_BOARDS
 from dlink.io import atomic_write_bytes
 from dlink.rundir import RunDir
+from tests.firmware.helpers import tflm_outputs
 from tests.firmware.standin_app import write_test_vectors
 
 MODEL = Path(__file__).resolve().parents[1] / "data" / "tflite" / "student_like.tflite"
@@ -30,15 +31,8 @@ pytestmark = [
 
 
 def _tflm_outputs(model: bytes, x: np.ndarray) -> np.ndarray:
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    it = runtime.Interpreter.from_bytes(model, arena_size=1 << 20)
-    shape = [int(s) for s in it.get_input_details(0)["shape"]]
-    out = []
-    for row in x:
-        it.set_input(row.reshape(shape), 0)
-        it.invoke()
-        out.append(np.array(it.get_output(0)).reshape(-1).copy())
-    return np.stack(out)
+    pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    return tflm_outputs(model, x)
 
 
 @pytest.fixture(scope="module")

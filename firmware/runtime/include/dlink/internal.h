@@ -2,6 +2,7 @@
 #ifndef DLINK_INTERNAL_H
 #define DLINK_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dlink/kernels.h"
@@ -19,9 +20,16 @@ dlk_status_t dlk_broadcast_strides(const dlk_shape_t *input, const dlk_shape_t *
                                    int32_t strides[DLK_MAX_RANK],
                                    int32_t out_dims[DLK_MAX_RANK]);
 
-/* Argument checks of the fast paths (src/fastpath.c): DLK_OK or the error to return. */
+/* Argument checks of the fast paths (src/fastpath.c), the same in every backend: DLK_OK or the
+ * error to return (null pointers, shapes, scratch too short, shifts outside 1..24). */
 dlk_status_t dlk_dw1d_check(const dlk_dw1d_params_t *p);
-dlk_status_t dlk_pw_check(const dlk_pw_params_t *p, const int8_t *input, const int8_t *output);
+dlk_status_t dlk_dw1d_call_check(const dlk_dw1d_params_t *p, const int8_t *input,
+                                 const int8_t *output, const int16_t *scratch, size_t scratch_len);
+dlk_status_t dlk_dw1d_chain_check(const dlk_dw1d_params_t *a, const dlk_dw1d_params_t *b,
+                                  const int8_t *input, const int8_t *output,
+                                  const int16_t *scratch, size_t scratch_len);
+dlk_status_t dlk_pw_check(const dlk_pw_params_t *p, const int8_t *input, const int8_t *output,
+                          const int16_t *scratch, size_t scratch_len);
 /* 1 when every channel's shift is a right shift of 1..24 bits (the fast paths' range), else 0. */
 int32_t dlk_fast_quant_ok(const dlk_channel_quant_t *quant, int32_t n);
 

@@ -15,6 +15,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "dlink/kernels.h"
+#include "dlink/quant.h"
+
 #if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
 #include <arm_acle.h>
 static inline uint32_t dlk_sxtb16(uint32_t x) { return (uint32_t)__sxtb16((int8x4_t)x); }
@@ -134,6 +137,29 @@ static inline uint32_t dlk_pkhbt(uint32_t a, uint32_t b) { return (a & 0xffffu) 
 static inline uint32_t dlk_pkhtb(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (b >> 16); }
 static inline uint32_t dlk_sxtb16_ror8(uint32_t x) { return dlk_sxtb16(dlk_ror8(x)); }
 #endif
+
+/* One output channel's requantisation unpacked for the inner loops: dlk_rq_fast's constants
+ * (with zp * 2^(31+R) added to the 64-bit rounding constant, so the result comes out with the
+ * output zero point added: |zp| 2^(R-1) < 2^31 for the fast paths' R <= 24) and the bias. */
+typedef struct {
+    int32_t multiplier;
+    uint32_t k_lo;
+    int32_t k_hi;
+    int32_t hi_shift;
+    int32_t bias;
+} dlk_chan_t;
+
+static inline dlk_chan_t dlk_chan_make(const dlk_channel_quant_t *q, int32_t zp)
+{
+    const dlk_rq_fast_t f = dlk_rq_fast_make(q->multiplier, q->shift);
+    dlk_chan_t c;
+    c.multiplier = f.multiplier;
+    c.k_lo = f.k_lo;
+    c.k_hi = f.k_hi + zp * (int32_t)((uint32_t)1 << f.hi_shift);
+    c.hi_shift = f.hi_shift;
+    c.bias = q->bias;
+    return c;
+}
 
 /* Two copies of a 16-bit value (the negated zero point) packed for SADD16. */
 static inline uint32_t dlk_dup16(int32_t v)

@@ -22,16 +22,6 @@
 /* Clamp modes of a row's outputs. */
 enum { CLAMP_S8 = 0, CLAMP_U8 = 1, CLAMP_ANY = 2 };
 
-/* One filter's requantisation for a row: dlk_rq_fast constants (the zero point folded into
- * k_hi for a plain output) and the bias. */
-typedef struct {
-    int32_t multiplier;
-    uint32_t k_lo;
-    int32_t k_hi;
-    int32_t hi_shift;
-    int32_t bias;
-} chan_t;
-
 /* Where a row's values go and how they are clamped: int8 samples out[t * step] (plain output)
  * or int16 next[t] (chain: the next layer's staged row, value minus the zero point). */
 typedef struct {
@@ -40,20 +30,6 @@ typedef struct {
     int16_t *next;
     int32_t lo, hi, mode;
 } dst_t;
-
-static inline chan_t chan_make(const dlk_channel_quant_t *q, int32_t fold_zp)
-{
-    const dlk_rq_fast_t f = dlk_rq_fast_make(q->multiplier, q->shift);
-    chan_t c;
-    c.multiplier = f.multiplier;
-    c.k_lo = f.k_lo;
-    /* + zp * 2^(31+R) in the 64-bit constant: the result comes out with the zero point added
-     * (|zp| * 2^(R-1) < 2^31 for R <= 24, the fast paths' range) */
-    c.k_hi = f.k_hi + fold_zp * (int32_t)((uint32_t)1 << f.hi_shift);
-    c.hi_shift = f.hi_shift;
-    c.bias = q->bias;
-    return c;
-}
 
 static inline int32_t clamp_mode(int32_t lo, int32_t hi)
 {
@@ -73,7 +49,7 @@ static inline int32_t rq1(int32_t acc, int32_t m, uint32_t k_lo, int32_t k_hi, i
 }
 
 /* Requantise n accumulators into d, from sample t0 on (two per pass: one loop test for two). */
-static void put_row(const int32_t *acc, int32_t n, const chan_t *c, const dst_t *d, int32_t t0)
+static void put_row(const int32_t *acc, int32_t n, const dlk_chan_t *c, const dst_t *d, int32_t t0)
 {
     const int32_t m = c->multiplier, k_hi = c->k_hi, sh = c->hi_shift;
     const uint32_t k_lo = c->k_lo;
@@ -202,7 +178,7 @@ static void put_row(const int32_t *acc, int32_t n, const chan_t *c, const dst_t 
  * staged row s: acc[k * SEG + i] for filter k, sample t0 + i. 2 samples per pass, 2 tap pairs
  * per loop turn. */
 static void block_x4(const int16_t *s, int32_t st, int32_t t0, int32_t n, const int16_t *w,
-                     int32_t n_pairs, const chan_t *c, int32_t *acc)
+                     int32_t n_pairs, const dlk_chan_t *c, int32_t *acc)
 {
     const uint32_t *w32 = (const uint32_t *)(const void *)w; /* 16-byte aligned (generator) */
     const uint32_t *w_end2 = w32 + 8 * (n_pairs / 2);          /* whole double pairs */
@@ -285,7 +261,7 @@ static void block_x4(const int16_t *s, int32_t st, int32_t t0, int32_t n, const 
 /* Two requantised values of one filter as the next layer's staged pair (one word store):
  * USAT keeps them in [0, 255], so the pair packs with one ORR; SSAT ones need their low
  * halves masked. */
-static inline void put2_usat(int32_t a, int32_t b, const chan_t *c, int16_t *y)
+static inline void put2_usat(int32_t a, int32_t b, const dlk_chan_t *c, int16_t *y)
 {
     const uint32_t u = (uint32_t)dlk_usat8(rq1(a, c->multiplier, c->k_lo, c->k_hi, c->hi_shift));
     const uint32_t v = (uint32_t)dlk_usat8(rq1(b, c->multiplier, c->k_lo, c->k_hi, c->hi_shift));
@@ -293,7 +269,7 @@ static inline void put2_usat(int32_t a, int32_t b, const chan_t *c, int16_t *y)
     memcpy(y, &word, sizeof word);
 }
 
-static inline void put2_ssat(int32_t a, int32_t b, const chan_t *c, int16_t *y)
+static inline void put2_ssat(int32_t a, int32_t b, const dlk_chan_t *c, int16_t *y)
 {
     const uint32_t u = (uint32_t)dlk_ssat8(rq1(a, c->multiplier, c->k_lo, c->k_hi, c->hi_shift));
     const uint32_t v = (uint32_t)dlk_ssat8(rq1(b, c->multiplier, c->k_lo, c->k_hi, c->hi_shift));
@@ -306,7 +282,7 @@ static inline void put2_ssat(int32_t a, int32_t b, const chan_t *c, int16_t *y)
  * by USAT or SSAT (PUT). Saves the accumulators' round trip through memory. */
 #define DEFINE_BLOCK_X4_NEXT(NAME, PUT, SAT)                                                    \
     static void NAME(const int16_t *s, int32_t out_w, const int16_t *w, int32_t n_pairs,       \
-                     const chan_t *c, int16_t *next, int32_t next_len)                          \
+                     const dlk_chan_t *c, int16_t *next, int32_t next_len)                          \
     {                                                                                           \
         const uint32_t *w32 = (const uint32_t *)(const void *)w;                                \
         const uint32_t *w_end = w32 + 4 * n_pairs;                                              \
@@ -474,7 +450,7 @@ static void channel(const dlk_dw1d_params_t *p, int32_t c, int32_t m0, int32_t m
     const dlk_channel_quant_t *q = p->quant + c * dm;
     const int32_t zp = fold_zp ? p->output_zero_point : 0;
     int32_t acc[4 * SEG];
-    chan_t ch[4];
+    dlk_chan_t ch[4];
     dst_t d[4];
     int32_t m = m0;
     while (m < m1) {
@@ -484,7 +460,7 @@ static void channel(const dlk_dw1d_params_t *p, int32_t c, int32_t m0, int32_t m
         const int32_t n_f = (m % 4 == 0 && nb == 4 && m + 4 <= m1) ? 4 : 1;
         int32_t k, t0;
         for (k = 0; k < n_f; ++k) {
-            ch[k] = chan_make(&q[m + k], zp);
+            ch[k] = dlk_chan_make(&q[m + k], zp);
             d[k] = *d0;
             if (d0->next != 0) {
                 d[k].next += (m + k - m0) * next_len;
@@ -540,18 +516,9 @@ dlk_status_t dlk_dw1d_s8(const dlk_dw1d_params_t *params, const int8_t *input, i
                          int16_t *scratch, size_t scratch_len)
 {
     int32_t r, c;
-    const dlk_status_t st = dlk_dw1d_check(params);
+    const dlk_status_t st = dlk_dw1d_call_check(params, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
-    }
-    if (input == 0 || output == 0 || scratch == 0) {
-        return DLK_ERR_NULL_POINTER;
-    }
-    if (scratch_len < (size_t)DLK_DW1D_ROW_LEN(params->out_w, params->stride, params->n_taps)) {
-        return DLK_ERR_BAD_LENGTH;
-    }
-    if (!dlk_fast_quant_ok(params->quant, params->in_c * params->depth_multiplier)) {
-        return DLK_ERR_UNSUPPORTED; /* the generator keeps such layers on the generic kernel */
     }
     {
         const int32_t dm = params->depth_multiplier;
@@ -573,19 +540,9 @@ dlk_status_t dlk_dw1d_chain_s8(const dlk_dw1d_params_t *a, const dlk_dw1d_params
                                size_t scratch_len)
 {
     int32_t r, c, m, j;
-    dlk_status_t st = dlk_dw1d_check(a);
-    if (st == DLK_OK) {
-        st = dlk_dw1d_check(b);
-    }
+    const dlk_status_t st = dlk_dw1d_chain_check(a, b, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
-    }
-    if (input == 0 || output == 0 || scratch == 0) {
-        return DLK_ERR_NULL_POINTER;
-    }
-    if (b->rows != a->rows || b->in_c != a->in_c * a->depth_multiplier || b->in_w != a->out_w ||
-        b->input_zero_point != a->output_zero_point) {
-        return DLK_ERR_BAD_SHAPE;
     }
     {
         const int32_t len_a = DLK_DW1D_ROW_LEN(a->out_w, a->stride, a->n_taps);
@@ -594,13 +551,6 @@ dlk_status_t dlk_dw1d_chain_s8(const dlk_dw1d_params_t *a, const dlk_dw1d_params
         const int32_t out_c = b->in_c * b->depth_multiplier;
         int16_t *rows_b = scratch + len_a;
         dst_t mid;
-        if (scratch_len < (size_t)(len_a + DLK_DW1D_CHAIN_BLOCK * len_b)) {
-            return DLK_ERR_BAD_LENGTH;
-        }
-        if (!dlk_fast_quant_ok(a->quant, a->in_c * dm) ||
-            !dlk_fast_quant_ok(b->quant, b->in_c * b->depth_multiplier)) {
-            return DLK_ERR_UNSUPPORTED;
-        }
         /* b's padding, written once: a's outputs land in [pad, pad + in_w) of each row */
         for (j = 0; j < DLK_DW1D_CHAIN_BLOCK * len_b; ++j) {
             rows_b[j] = 0;

@@ -16,14 +16,6 @@
 
 #define PW_OC_BLOCK 16
 
-typedef struct {
-    int32_t multiplier;
-    uint32_t k_lo;
-    int32_t k_hi;
-    int32_t hi_shift;
-    int32_t bias;
-} chan_t;
-
 /* The word holding input channels 4g..4g+3 of a pixel (zeros past in_c). */
 static inline uint32_t load4(const int8_t *x, int32_t g, int32_t in_c)
 {
@@ -86,14 +78,14 @@ static inline void mac2x2(const uint32_t *sp, const uint32_t *s_end, const uint3
     acc[3] = a11;
 }
 
-static inline int32_t rq(int32_t acc, const chan_t *c)
+static inline int32_t rq(int32_t acc, const dlk_chan_t *c)
 {
     return dlk_rq_fast(acc, c->multiplier, c->k_lo, c->k_hi, c->hi_shift);
 }
 
 /* Two outputs of one channel (its constants loaded once): a to *ya, b to *yb. */
 #define DEFINE_PUT2(NAME, CLAMP)                                                                \
-    static inline void NAME(int32_t a, int32_t b, const chan_t *c, int8_t *ya, int8_t *yb,      \
+    static inline void NAME(int32_t a, int32_t b, const dlk_chan_t *c, int8_t *ya, int8_t *yb,      \
                             int32_t lo, int32_t hi)                                             \
     {                                                                                           \
         const int32_t m = c->multiplier, k_hi = c->k_hi, sh = c->hi_shift;                      \
@@ -108,7 +100,7 @@ static inline int32_t rq(int32_t acc, const chan_t *c)
 /* Output channels [o0, o0 + n_oc) of all pixels, PUT2 clamping. */
 #define DEFINE_PW_BLOCK(NAME, put2)                                                             \
     static void NAME(const dlk_pw_params_t *p, const int8_t *input, int8_t *output,             \
-                     uint32_t *staged, const chan_t *chans, int32_t o0, int32_t n_oc)           \
+                     uint32_t *staged, const dlk_chan_t *chans, int32_t o0, int32_t n_oc)           \
     {                                                                                           \
         const int32_t in_c = p->in_c, out_c = p->out_c;                                         \
         const int32_t n_groups = (in_c + 3) / 4;                                                \
@@ -125,7 +117,7 @@ static inline int32_t rq(int32_t acc, const chan_t *c)
             stage2(x0, two ? x0 + in_c : x0, in_c, n_groups, staged);                           \
             {                                                                                   \
                 const uint32_t *w0 = w_base + o0 * n_pairs;                                     \
-                const chan_t *c = chans;                                                        \
+                const dlk_chan_t *c = chans;                                                        \
                 for (o = 0; o + 2 <= n_oc; o += 2, c += 2, w0 += 2 * n_pairs) {                 \
                     int32_t acc[4];                                                             \
                     acc[0] = acc[2] = c[0].bias;                                                \
@@ -154,37 +146,21 @@ DEFINE_PW_BLOCK(pw_block_range, put2_range)
 dlk_status_t dlk_pointwise_s8(const dlk_pw_params_t *params, const int8_t *input,
                               int8_t *output, int16_t *scratch, size_t scratch_len)
 {
-    const dlk_status_t st = dlk_pw_check(params, input, output);
+    const dlk_status_t st = dlk_pw_check(params, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
-    }
-    if (!dlk_fast_quant_ok(params->quant, params->out_c)) {
-        return DLK_ERR_UNSUPPORTED; /* the generator keeps such layers on the generic kernel */
-    }
-    if (scratch == 0) {
-        return DLK_ERR_NULL_POINTER;
-    }
-    if (scratch_len < (size_t)DLK_PW_SCRATCH_LEN(params->in_c)) {
-        return DLK_ERR_BAD_LENGTH;
     }
     {
         const int32_t zp = params->output_zero_point;
         const int32_t full = params->act_min == -128 && params->act_max == 127;
         uint32_t *staged = (uint32_t *)(void *)scratch; /* 2 pixels, aligned by the planner */
-        chan_t chans[PW_OC_BLOCK];
+        dlk_chan_t chans[PW_OC_BLOCK];
         int32_t o0, o;
         for (o0 = 0; o0 < params->out_c; o0 += PW_OC_BLOCK) {
             const int32_t n_oc = params->out_c - o0 < PW_OC_BLOCK ? params->out_c - o0
                                                                   : PW_OC_BLOCK;
             for (o = 0; o < n_oc; ++o) {
-                const dlk_channel_quant_t *q = &params->quant[o0 + o];
-                const dlk_rq_fast_t f = dlk_rq_fast_make(q->multiplier, q->shift);
-                chans[o].bias = q->bias;
-                chans[o].multiplier = f.multiplier;
-                chans[o].k_lo = f.k_lo;
-                /* the output zero point folded in: zp * 2^(31+R), |zp| 2^(R-1) < 2^31 */
-                chans[o].k_hi = f.k_hi + zp * (int32_t)((uint32_t)1 << f.hi_shift);
-                chans[o].hi_shift = f.hi_shift;
+                chans[o] = dlk_chan_make(&params->quant[o0 + o], zp);
             }
             if (full) {
                 pw_block_full(params, input, output, staged, chans, o0, n_oc);

@@ -219,11 +219,6 @@ static void filters(const dlk_dw1d_params_t *p, int32_t c, int32_t m0, int32_t m
     }
 }
 
-static int32_t fast_shifts(const dlk_dw1d_params_t *p)
-{
-    return dlk_fast_quant_ok(p->quant, p->in_c * p->depth_multiplier);
-}
-
 static void stage_input(const dlk_dw1d_params_t *p, const int8_t *input, int32_t r, int32_t c,
                         int8_t *s)
 {
@@ -235,18 +230,9 @@ dlk_status_t dlk_dw1d_s8(const dlk_dw1d_params_t *params, const int8_t *input, i
                          int16_t *scratch, size_t scratch_len)
 {
     int32_t r, c;
-    const dlk_status_t st = dlk_dw1d_check(params);
+    const dlk_status_t st = dlk_dw1d_call_check(params, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
-    }
-    if (input == 0 || output == 0 || scratch == 0) {
-        return DLK_ERR_NULL_POINTER;
-    }
-    if (scratch_len < (size_t)DLK_DW1D_ROW_LEN(params->out_w, params->stride, params->n_taps)) {
-        return DLK_ERR_BAD_LENGTH;
-    }
-    if (!fast_shifts(params)) {
-        return DLK_ERR_UNSUPPORTED; /* the generator keeps such layers on the generic kernel */
     }
     {
         int8_t *s = (int8_t *)(void *)scratch;
@@ -276,19 +262,9 @@ dlk_status_t dlk_dw1d_chain_s8(const dlk_dw1d_params_t *a, const dlk_dw1d_params
                                size_t scratch_len)
 {
     int32_t r, c, m, j;
-    dlk_status_t st = dlk_dw1d_check(a);
-    if (st == DLK_OK) {
-        st = dlk_dw1d_check(b);
-    }
+    const dlk_status_t st = dlk_dw1d_chain_check(a, b, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
-    }
-    if (input == 0 || output == 0 || scratch == 0) {
-        return DLK_ERR_NULL_POINTER;
-    }
-    if (b->rows != a->rows || b->in_c != a->in_c * a->depth_multiplier || b->in_w != a->out_w ||
-        b->input_zero_point != a->output_zero_point) {
-        return DLK_ERR_BAD_SHAPE;
     }
     {
         const int32_t len_a = DLK_DW1D_ROW_LEN(a->out_w, a->stride, a->n_taps);
@@ -300,12 +276,6 @@ dlk_status_t dlk_dw1d_chain_s8(const dlk_dw1d_params_t *a, const dlk_dw1d_params
         int8_t *s_b = (int8_t *)(void *)(scratch + len_a);
         int8_t *w_b = s_b + row_bytes(b);
         sink_t mid, out;
-        if (scratch_len < (size_t)(len_a + DLK_DW1D_CHAIN_BLOCK * len_b)) {
-            return DLK_ERR_BAD_LENGTH;
-        }
-        if (!fast_shifts(a) || !fast_shifts(b)) {
-            return DLK_ERR_UNSUPPORTED;
-        }
         /* b's staged rows (pitch 2 * len_b bytes): their padding (the zero point) written
          * once, a's outputs land between */
         for (j = 0; j < DLK_DW1D_CHAIN_BLOCK; ++j) {

@@ -14,14 +14,9 @@
 dlk_status_t dlk_pointwise_s8(const dlk_pw_params_t *params, const int8_t *input,
                               int8_t *output, int16_t *scratch, size_t scratch_len)
 {
-    const dlk_status_t st = dlk_pw_check(params, input, output);
-    (void)scratch;
-    (void)scratch_len;
+    const dlk_status_t st = dlk_pw_check(params, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
-    }
-    if (!dlk_fast_quant_ok(params->quant, params->out_c)) {
-        return DLK_ERR_UNSUPPORTED; /* the generator keeps such layers on the generic kernel */
     }
     {
         static const uint16_t order[8] = {0, 2, 1, 3, 4, 6, 5, 7};

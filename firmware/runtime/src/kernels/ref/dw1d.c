@@ -50,14 +50,9 @@ dlk_status_t dlk_dw1d_s8(const dlk_dw1d_params_t *params, const int8_t *input, i
                          int16_t *scratch, size_t scratch_len)
 {
     int32_t r, c, m;
-    const dlk_status_t st = dlk_dw1d_check(params);
-    (void)scratch;
-    (void)scratch_len;
+    const dlk_status_t st = dlk_dw1d_call_check(params, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
-    }
-    if (input == 0 || output == 0) {
-        return DLK_ERR_NULL_POINTER;
     }
     {
         const int32_t out_c = params->in_c * params->depth_multiplier;
@@ -80,22 +75,9 @@ dlk_status_t dlk_dw1d_chain_s8(const dlk_dw1d_params_t *a, const dlk_dw1d_params
                                size_t scratch_len)
 {
     int32_t r, c, m, j;
-    dlk_status_t st = dlk_dw1d_check(a);
-    if (st == DLK_OK) {
-        st = dlk_dw1d_check(b);
-    }
+    const dlk_status_t st = dlk_dw1d_chain_check(a, b, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
-    }
-    if (input == 0 || output == 0 || scratch == 0) {
-        return DLK_ERR_NULL_POINTER;
-    }
-    if (b->rows != a->rows || b->in_c != a->in_c * a->depth_multiplier || b->in_w != a->out_w ||
-        b->input_zero_point != a->output_zero_point) {
-        return DLK_ERR_BAD_SHAPE;
-    }
-    if (scratch_len < (size_t)a->out_w) {
-        return DLK_ERR_BAD_LENGTH;
     }
     {
         /* a's output row for one channel, as int8, in the scratch */

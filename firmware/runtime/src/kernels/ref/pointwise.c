@@ -8,9 +8,7 @@ dlk_status_t dlk_pointwise_s8(const dlk_pw_params_t *params, const int8_t *input
                               int8_t *output, int16_t *scratch, size_t scratch_len)
 {
     int32_t px, o, k;
-    const dlk_status_t st = dlk_pw_check(params, input, output);
-    (void)scratch;
-    (void)scratch_len;
+    const dlk_status_t st = dlk_pw_check(params, input, output, scratch, scratch_len);
     if (st != DLK_OK) {
         return st;
     }
