@@ -277,6 +277,21 @@ static inline void put2_ssat(int32_t a, int32_t b, const dlk_chan_t *c, int16_t 
     memcpy(y, &word, sizeof word);
 }
 
+/* The 4 filters' accumulators for one sample x (kept out of line: the hot pass's code stays
+ * as it is). */
+__attribute__((noinline)) static void last_x4(const int16_t *x, const uint32_t *w32,
+                                              int32_t n_pairs, const dlk_chan_t *c, int32_t *acc)
+{
+    int32_t k, j;
+    for (k = 0; k < 4; ++k) {
+        int32_t a = c[k].bias;
+        for (j = 0; j < n_pairs; ++j) {
+            a = dlk_smlad(ld32(x + 2 * j), w32[4 * j + k], a);
+        }
+        acc[k] = a;
+    }
+}
+
 /* block_x4 for stride 1 in a chain, requantising in place: 4 filters x 2 samples per pass and
  * their 8 values written straight into the next layer's 4 staged rows (pitch next_len), clamped
  * by USAT or SSAT (PUT). Saves the accumulators' round trip through memory. */
@@ -306,14 +321,13 @@ static inline void put2_ssat(int32_t a, int32_t b, const dlk_chan_t *c, int16_t 
             PUT(a2, b2, &c[2], next + 2 * next_len + t);                                        \
             PUT(a3, b3, &c[3], next + 3 * next_len + t);                                        \
         }                                                                                       \
-        if (t < out_w) {                                                                        \
-            int32_t acc[4 * SEG];                                                               \
+        if (t < out_w) { /* an odd last sample */                                               \
+            int32_t acc[4];                                                                     \
             int32_t k;                                                                          \
-            block_x4(s, 1, t, 1, w, n_pairs, c, acc);                                           \
+            last_x4(s + t, w32, n_pairs, c, acc);                                               \
             for (k = 0; k < 4; ++k) {                                                           \
-                next[k * next_len + t] = (int16_t)SAT(rq1(acc[k * SEG], c[k].multiplier,        \
-                                                          c[k].k_lo, c[k].k_hi,                 \
-                                                          c[k].hi_shift));                      \
+                next[k * next_len + t] = (int16_t)SAT(rq1(acc[k], c[k].multiplier, c[k].k_lo,   \
+                                                          c[k].k_hi, c[k].hi_shift));           \
             }                                                                                   \
         }                                                                                       \
     }
