@@ -20,9 +20,16 @@ class BenchConfig:
     runtimes: list[str] = field(default_factory=lambda: list(RUNTIME_NAMES))
     #: Cap on the test windows (a seeded random subset); None: the whole split.
     max_test_windows: int | None = None
-    #: CI gate thresholds for `dlink check`.
-    min_balanced_accuracy: float = 0.4
+    #: CI gate thresholds for `dlink check` (export writes them into the gate bundle).
+    #: Balanced accuracy of the int8 model; null: chance (1 / n_classes) + min_above_chance, so a
+    #: model that guesses never passes whatever its number of classes.
+    min_balanced_accuracy: float | None = None
+    min_above_chance: float = 0.1
+    #: int8/float argmax agreement.
     min_agreement: float = 0.95
+    #: Test windows that export stores in the gate bundle (RUN/export/gate/windows.npz), chosen
+    #: stratified by class; null: the whole test split; 0: none (the gate then needs --npz).
+    gate_windows: int | None = None
 
     def validate(self) -> None:
         for name in self.runtimes:
@@ -38,6 +45,9 @@ class BenchConfig:
         if self.max_test_windows is not None and self.max_test_windows < 2:
             raise ValueError(f"bench.max_test_windows must be >= 2 or null, got {self.max_test_windows}.")
         for name, v in (("min_balanced_accuracy", self.min_balanced_accuracy),
+                        ("min_above_chance", self.min_above_chance),
                         ("min_agreement", self.min_agreement)):
-            if not 0.0 <= v <= 1.0:
+            if v is not None and not 0.0 <= v <= 1.0:  # NaN fails this too
                 raise ValueError(f"bench.{name} must be between 0 and 1, got {v}.")
+        if self.gate_windows is not None and self.gate_windows < 0:
+            raise ValueError(f"bench.gate_windows must be >= 0 or null, got {self.gate_windows}.")

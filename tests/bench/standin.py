@@ -141,8 +141,26 @@ def make_standin_run(root: str | Path, *, good: bool = True, tflite: bool = True
                  output_scale=io.output_scale, output_zero_point=io.output_zero_point)
         (exp / "tflm.json").write_text(json.dumps({"arena_bytes": 4096}))
         outputs += [exp / "student.int8.tflite", exp / "test_vectors.npz", exp / "tflm.json"]
+    outputs += write_standin_bundle(run.export_dir / "gate", run.export_dir, n_windows=30)
     run.write_stamp("export", inputs=[], outputs=outputs)
     return run
+
+
+def write_standin_bundle(out_dir: str | Path, export_dir: str | Path, *, n_windows: int = 30,
+                         thresholds: dict | None = None) -> list[Path]:
+    """The gate bundle of a stand-in export folder, as `dlink export` writes it for a run."""
+    from dlink.bench.gate_bundle import write_gate_bundle
+
+    export_dir = Path(export_dir)
+    return write_gate_bundle(
+        out_dir, int8_model=export_dir / "student.int8.onnx", float_model=export_dir / "student.onnx",
+        class_names=[f"class{k}" for k in range(N_CLASSES)],
+        channel_names=[f"ch{c}" for c in range(N_CHANS)], sfreq_hz=32.0, n_chans=N_CHANS,
+        n_times=N_TIMES, session_config={"session.qdqisint8allowed": "1"},
+        thresholds=thresholds or {"min_balanced_accuracy": None, "min_above_chance": 0.1,
+                                  "min_agreement": 0.95},
+        windows=make_windows(n_windows, seed=4) if n_windows else None,
+        windows_source="stand-in windows", source_run="stand-in")
 
 
 def write_windows(path: str | Path, n: int = 60, *, seed: int = 3, **extra) -> Path:

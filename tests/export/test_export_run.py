@@ -25,7 +25,8 @@ def _make_run(tmp_path, *, stamp: bool = True) -> RunDir:
     rd = RunDir(tmp_path / "run").mkdir()
     cfg = config_from_dict({"name": "t", "data": SMALL_DATA,
                             "export": {"n_calibration": 16, "n_test_vectors": 4,
-                                       "n_layer_windows": 8}})
+                                       "n_layer_windows": 8},
+                            "bench": {"gate_windows": 8, "min_agreement": 0.5}})
     save_config(cfg, rd.config)
     kwargs = {"n_chans": 22, "n_times": 800, "n_outputs": 4, "sfreq": 200.0, "mimic_width": 2,
               "hidden_width": 8, "final_width": 8}
@@ -77,3 +78,18 @@ def test_export_cli_writes_every_file_and_stamps(tmp_path, capsys, monkeypatch):
     assert "model_card.json" in stamp["outputs"]
     # the board check: the generated model and TFLite-Micro's interpreter on the run's board
     assert "on mps2-an386: generated model (arena" in out and ": fits" in out
+    # the gate bundle: what `dlink check` reads with the base install
+    from dlink.bench.gate_bundle import load_gate_bundle
+
+    gate = load_gate_bundle(rd.export_dir / "gate")  # checks every field and SHA-256
+    assert gate.input_shape == (22, 800) and gate.n_classes == 4
+    assert gate.meta["input"]["sfreq_hz"] == 200.0 and len(gate.meta["input"]["channel_names"]) == 22
+    assert gate.thresholds == {"min_balanced_accuracy": None, "min_above_chance": 0.1, "min_agreement": 0.5}
+    assert gate.meta["windows"]["n"] == 8 and gate.meta["windows"]["class_counts"] == [2, 2, 2, 2]
+    assert (rd.export_dir / "gate" / "student.int8.onnx").read_bytes() == \
+        (rd.export_dir / "student.int8.onnx").read_bytes()
+    assert "export/gate/gate.json" in stamp["outputs"]
+    # the bundle carries the model card, and its ONNX copies carry the card's metadata_props
+    assert json.loads((rd.export_dir / "gate" / "model_card.json").read_text()) == card
+    assert main(["check", str(rd.path)]) in (0, 1)
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["dlink_check"]["n"] == 8
