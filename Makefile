@@ -1,8 +1,8 @@
 # DLink toolchain. Two commands set up a fresh machine and do the work:
 #   make demo   -- the whole pipeline on the offline synthetic default
 #   make test   -- the test suite
-# Both create .venv when missing, install the pinned Python packages and, when the Arm toolchain
-# or QEMU are missing, the Debian packages for them.
+# Both create .venv when missing, install the pinned Python packages (every extra: `.[all]`) and,
+# when the Arm toolchain or QEMU are missing, the Debian packages for them.
 
 PYTHON  ?= $(shell command -v python3.11 || command -v python3)
 VENV    ?= .venv
@@ -27,7 +27,7 @@ venv: $(VENV_OK)
 $(VENV_OK): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip==24.3.1
-	$(VENV)/bin/python -m pip install --quiet -e .
+	$(VENV)/bin/python -m pip install --quiet -e '.[all]'
 	$(VENV)/bin/python -m pip check
 	@touch $@
 

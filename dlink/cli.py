@@ -6,6 +6,10 @@ discovery. Stage modules import their heavy dependencies inside ``run`` so ``dli
 Errors print one line (``Failed to <step>: <reason>``) plus the log file holding the traceback:
 ``<run>/logs/dlink-error.log`` when the command works on an existing run directory, else a
 per-user file (``$XDG_STATE_HOME/dlink/last-error.log``, by default ``~/.local/state/dlink/``).
+
+Each command names the optional extra it needs (:mod:`dlink.extras`; None: the base install). A
+command whose extra is not installed stops before any work with a line naming the extra and how to
+install it; an import that fails later, inside the work, is reported the same way.
 """
 
 from __future__ import annotations
@@ -28,35 +32,38 @@ class Command:
     module: str  #: module with add_arguments/run
     help: str
     example: str
+    extra: str | None = None  #: the pyproject extra it needs; None: the base install is enough
 
 
 COMMANDS: tuple[Command, ...] = (
     Command(("data", "summary"), "dlink.data.cli", "print windows, classes, channels per split as JSON",
-            "dlink data summary configs/demo.yaml"),
+            "dlink data summary configs/demo.yaml", "data"),
     Command(("teacher", "check"), "dlink.distill.teacher_cli",
             "check a teacher implementation against reference outputs (max abs error per stage)",
-            "dlink teacher check --arch labram --fixture ../shared/fixtures/teachers/labram_tiny_stress"),
+            "dlink teacher check --arch labram --fixture ../shared/fixtures/teachers/labram_tiny_stress",
+            "train"),
     Command(("teacher", "finetune"), "dlink.distill.finetune_cli",
             "task-adapt a teacher on the config's dataset (writes RUN/teacher.pt)",
-            "dlink teacher finetune configs/demo.yaml --run runs/demo"),
+            "dlink teacher finetune configs/demo.yaml --run runs/demo", "train"),
     Command(("distill",), "dlink.distill.cli", "fine-tune (or load) the teacher and distill the student",
-            "dlink distill configs/demo.yaml --run runs/demo"),
+            "dlink distill configs/demo.yaml --run runs/demo", "train"),
     Command(("export",), "dlink.export.cli",
             "student.pt -> ONNX -> int8 ONNX QDQ + int8 TFLite, validated; test vectors",
-            "dlink export runs/demo"),
+            "dlink export runs/demo", "export"),
     Command(("firmware", "build"), "dlink.firmware.build_cli",
             "generate C for the int8 model and build the app for a board",
-            "dlink firmware build runs/demo --board mps2-an386"),
+            "dlink firmware build runs/demo --board mps2-an386", "firmware"),
     Command(("flash",), "dlink.firmware.flash_cli",
             "run the app: under QEMU for emulated boards, through pyOCD for real ones",
-            "dlink flash runs/demo --board mps2-an386"),
+            "dlink flash runs/demo --board mps2-an386", "firmware"),
     Command(("bench",), "dlink.bench.cli",
             "measure accuracy, latency, RAM, flash and a per-layer profile per board; write the "
             "report",
-            "dlink bench runs/demo"),
+            "dlink bench runs/demo", "bench"),
     Command(("check",), "dlink.bench.check_cli",
-            "CI gate: int8 QDQ student in onnxruntime; fail below accuracy/agreement thresholds",
-            "dlink check runs/demo --min-balanced-accuracy 0.5"),
+            "CI gate: a gate bundle's int8 QDQ student in onnxruntime; fail below accuracy/agreement "
+            "thresholds (base install)",
+            "dlink check runs/demo/export/gate --min-balanced-accuracy 0.5"),
 )
 
 
@@ -106,10 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    from .extras import MissingExtraError
+
     module = importlib.import_module(cmd.module)
     step = " ".join(cmd.path)
     try:
-        return int(module.run(args) or 0)
+        return _run_command(cmd, module, args)
+    except MissingExtraError as e:
+        print(str(e), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"dlink {step}: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
@@ -144,6 +156,23 @@ def error_log_paths(args: argparse.Namespace) -> list[Path]:
         if isinstance(run, (str, Path)) and Path(run).is_dir():
             paths.append(Path(run) / "logs" / "dlink-error.log")
     return [*paths, user_log_dir() / "last-error.log"]
+
+
+def _run_command(cmd: Command, module, args: argparse.Namespace) -> int:
+    """Run a command after checking its extra; a module missing later names its extra too."""
+    from .extras import MissingExtraError, extra_for_module, missing_extra_message, require_extra
+
+    needed_by = "dlink " + " ".join(cmd.path)
+    require_extra(cmd.extra, needed_by=needed_by)
+    try:
+        return int(module.run(args) or 0)
+    except ModuleNotFoundError as e:
+        extra = extra_for_module(e.name, prefer=cmd.extra)
+        if extra is None:  # not a package of any extra: a real error, reported as such
+            raise
+        missing = [e.name.split(".")[0]]
+        raise MissingExtraError(missing_extra_message(extra, missing, needed_by=needed_by),
+                                extra=extra, missing=missing) from e
 
 
 if __name__ == "__main__":

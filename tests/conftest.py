@@ -19,3 +19,11 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is absent")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def base_venv(tmp_path_factory):
+    """A fresh venv with dlink's base install only (tests/base_venv.py; about 20-30 s, once)."""
+    from tests.base_venv import make_base_venv
+
+    return make_base_venv(tmp_path_factory.mktemp("base-venv") / "venv")

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -126,12 +127,41 @@ def test_check_gate_fails_above_the_measured_accuracy(tiny_run, capsys):
     assert f"balanced accuracy {measured:.4f} < threshold {threshold:.4f}" in err
 
 
+def _check_result(out: str) -> dict:
+    return json.loads(next(l for l in out.splitlines() if l.startswith('{"dlink_check"')))["dlink_check"]
+
+
+def test_demo_bundle_checks_with_the_base_install_only(tiny_run, tmp_path):
+    """The export's gate bundle, copied as a user commits it, with every extra's modules blocked
+    (the reduced form of the base-venv check in test_full_demo_end_to_end)."""
+    from tests.test_extras import blocked_dlink
+
+    gate = tmp_path / "gate"
+    shutil.copytree(tiny_run.export_dir / "gate", gate)
+    rc, attempts, out, err = blocked_dlink(["check", str(gate)])
+    assert attempts == [], f"dlink check tried to import {attempts}"
+    result = _check_result(out)
+    assert rc == (0 if result["passed"] else 1), err
+    meta = json.loads((gate / "gate.json").read_text())
+    assert result["n"] == meta["windows"]["n"] > 0
+    assert result["class_names"] == meta["class_names"] and len(meta["class_names"]) == 4
+    assert meta["input"]["units"] == "100 uV" and len(meta["input"]["channel_names"]) == meta["input"]["shape"][0]
+
+
 @pytest.mark.slow
-def test_full_demo_end_to_end(tmp_path):
-    """What `make demo` runs, on configs/demo.yaml (several minutes)."""
+def test_full_demo_end_to_end(tmp_path, base_venv):
+    """What `make demo` runs, on configs/demo.yaml (several minutes); then its gate bundle in a
+    fresh venv with the base install only."""
     if shutil.which("qemu-system-arm") is None:
         pytest.skip("qemu-system-arm is not installed")
     run = _build_run(tmp_path, REPO / "configs" / "demo.yaml")
     report = json.loads((run.bench_dir / "report.json").read_text())
     assert report["boards"][BOARD]["status"] == "measured"
     assert main(["check", str(run.path)]) in (0, 1)
+    gate = tmp_path / "committed" / "gate"
+    shutil.copytree(run.export_dir / "gate", gate)
+    proc = base_venv.run_dlink("check", str(gate), cwd=tmp_path)
+    assert proc.returncode == (0 if _check_result(proc.stdout)["passed"] else 1), proc.stderr
+    proc = base_venv.run_dlink("check", str(gate), "--npz", str(run.export_dir / "test_vectors.npz"),
+                               "--min-balanced-accuracy", "0", cwd=tmp_path)
+    assert _check_result(proc.stdout)["n"] == len(np.load(run.export_dir / "test_vectors.npz")["y_true"])
