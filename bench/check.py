@@ -189,7 +189,8 @@ def run_check(path: str | Path, *, npz: str | Path | None = None,
                          "X (n, n_chans, n_times) and y (n,).")
     if tuple(x.shape[1:]) != bundle.input_shape:
         raise ValueError(f"{source!r}: windows of shape {tuple(x.shape[1:])} (n_chans, n_times), but the "
-                         f"model takes {bundle.input_shape} (gate.json field 'input.shape').")
+                         f"model takes {bundle.input_shape} (gate.json fields 'input.n_chans', "
+                         "'input.n_times').")
     if int(y.max()) >= bundle.n_classes:
         raise ValueError(f"The labels in {source!r} go up to {int(y.max())}, but the model has "
                          f"{bundle.n_classes} classes {bundle.class_names}.")

@@ -15,14 +15,16 @@
      "files": {"student.int8.onnx": "<sha256>", "student.onnx": "<sha256>", "windows.npz": "<sha256>"},
      "model": {"int8": "student.int8.onnx", "float": "student.onnx", "runtime": "onnxruntime",
                "session_config": {"session.qdqisint8allowed": "1"}},
-     "input": {"shape": [22, 800], "dtype": "float32", "units": "100 uV", "sfreq_hz": 200.0,
-               "channel_names": ["Fz", ...]},
-     "class_names": ["left_hand", "right_hand", "feet", "tongue"],
+     "input": {"n_chans": 22, "n_times": 800, "sfreq_hz": 200.0, "units": "100 uV",
+               "dtype": "float32", "channels": ["Fz", ...]},
+     "classes": ["left_hand", "right_hand", "feet", "tongue"],
      "thresholds": {"min_balanced_accuracy": null, "min_above_chance": 0.1, "min_agreement": 0.95},
      "windows": {"file": "windows.npz", "n": 300, "class_counts": [75, 75, 75, 75],
                  "source": "test split of runs/demo/config.yaml"}}
 
-Readers ignore keys they do not know, so a model card or a later version can add its own. Every
+``input`` and ``classes`` use the keys of the run's model card (``RUN/model_card.json``, copied into
+the bundle when the run has one), so the two merge without renaming. Readers ignore keys they do not
+know, so a model card or a later version can add its own. Every
 file listed under ``files`` is checked against its SHA-256 before the gate runs: a bundle whose
 model was swapped or corrupted after export is refused.
 
@@ -82,16 +84,15 @@ class GateBundle:
 
     @property
     def input_shape(self) -> tuple[int, int]:
-        n_chans, n_times = self.meta["input"]["shape"]
-        return int(n_chans), int(n_times)
+        return int(self.meta["input"]["n_chans"]), int(self.meta["input"]["n_times"])
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.meta["class_names"])
+        return list(self.meta["classes"])
 
     @property
     def n_classes(self) -> int:
-        return len(self.meta["class_names"])
+        return len(self.meta["classes"])
 
     @property
     def thresholds(self) -> dict[str, Any]:
@@ -166,9 +167,9 @@ def write_gate_bundle(out_dir: str | Path, *, int8_model: str | Path, float_mode
         "files": {p.name: sha256_file(p) for p in written},
         "model": {"int8": INT8_FILE, "float": FLOAT_FILE, "runtime": "onnxruntime",
                   "session_config": dict(session_config)},
-        "input": {"shape": [int(n_chans), int(n_times)], "dtype": "float32", "units": INPUT_UNITS,
-                  "sfreq_hz": float(sfreq_hz), "channel_names": list(channel_names)},
-        "class_names": list(class_names),
+        "input": {"n_chans": int(n_chans), "n_times": int(n_times), "sfreq_hz": float(sfreq_hz),
+                  "units": INPUT_UNITS, "dtype": "float32", "channels": list(channel_names)},
+        "classes": list(class_names),
         "thresholds": dict(thresholds),
         "windows": windows_meta,
     }
@@ -283,13 +284,15 @@ def _check_meta(meta: Any, where: str) -> None:
         raise bad("model.session_config", "an object of onnxruntime session entries",
                   model.get("session_config"))
     inp = meta.get("input")
-    shape = inp.get("shape") if isinstance(inp, dict) else None
-    if not (isinstance(shape, list) and len(shape) == 2
-            and all(isinstance(d, int) and d > 0 for d in shape)):
-        raise bad("input.shape", "[n_chans, n_times], two positive integers", shape)
-    names = meta.get("class_names")
+    if not isinstance(inp, dict):
+        raise bad("input", "an object with n_chans, n_times, sfreq_hz, units and channels", inp)
+    for key in ("n_chans", "n_times"):
+        v = inp.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise bad(f"input.{key}", "a positive integer", v)
+    names = meta.get("classes")
     if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)):
-        raise bad("class_names", "a list of at least two class names", names)
+        raise bad("classes", "a list of at least two class names", names)
     thr = meta.get("thresholds", {})
     if not isinstance(thr, dict):
         raise bad("thresholds", "an object", thr)

@@ -3,8 +3,9 @@
     python -m dlink.bench.install_footprint --extras "" all --source . --out footprint.json
 
 For each extra set: a new venv (``python -m venv``), pip upgraded to the Makefile's version, then
-``pip install SOURCE[extras]`` timed (wall clock; the machine's load average is printed beside it),
-the venv's size on disk and its number of distributions. The source tree is copied first without
+``pip install SOURCE[extras]`` timed: wall clock, with the machine's load average beside it, and the
+CPU time (user + system) of pip and its children, which depends less on the load; the venv's size
+on disk and its number of distributions. The source tree is copied first without
 build outputs, virtual environments or runs (as a source distribution would hold it). Packages come
 from the configured package index and cache, so repeat runs measure a warm cache.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -47,10 +49,12 @@ def measure(source: Path, extras: str, work: Path) -> dict:
                     f"pip=={PIP_VERSION}"], check=True, capture_output=True)
     size_before = dir_bytes(venv)
     target = f"{src}[{extras}]" if extras else str(src)
+    cpu0 = _children_cpu_s()
     t0 = time.perf_counter()
     proc = subprocess.run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", target],
                           capture_output=True, text=True)
     install_s = time.perf_counter() - t0
+    cpu_s = _children_cpu_s() - cpu0
     if proc.returncode != 0:
         raise RuntimeError(f"pip install {target} failed:\n{proc.stderr[-3000:]}")
     dists = json.loads(subprocess.run([py, "-m", "pip", "list", "--format", "json",
@@ -58,15 +62,22 @@ def measure(source: Path, extras: str, work: Path) -> dict:
                                       capture_output=True, text=True, check=True).stdout)
     total = dir_bytes(venv)
     return {"source": str(source), "extras": extras or "(base)", "install_s": round(install_s, 1),
-            "load_average_1min": round(os.getloadavg()[0], 2), "venv_bytes": total,
-            "installed_bytes": total - size_before, "n_distributions": len(dists)}
+            "install_cpu_s": round(cpu_s, 1), "load_average_1min": round(os.getloadavg()[0], 2),
+            "venv_bytes": total, "installed_bytes": total - size_before, "n_distributions": len(dists)}
+
+
+def _children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = ["| source | extras | pip install (s) | load avg | venv size (MB) | added by the install (MB) | distributions |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| source | extras | pip install wall (s) | load avg | pip CPU (s) | venv size (MB) | "
+             "added by the install (MB) | distributions |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['source']} | {r['extras']} | {r['install_s']:.1f} | {r['load_average_1min']:.1f} | "
+                     f"{r['install_cpu_s']:.1f} | "
                      f"{r['venv_bytes'] / 1e6:,.0f} | {r['installed_bytes'] / 1e6:,.0f} | {r['n_distributions']} |")
     return "\n".join(lines)
 

@@ -144,8 +144,8 @@ def test_demo_bundle_checks_with_the_base_install_only(tiny_run, tmp_path):
     assert rc == (0 if result["passed"] else 1), err
     meta = json.loads((gate / "gate.json").read_text())
     assert result["n"] == meta["windows"]["n"] > 0
-    assert result["class_names"] == meta["class_names"] and len(meta["class_names"]) == 4
-    assert meta["input"]["units"] == "100 uV" and len(meta["input"]["channel_names"]) == meta["input"]["shape"][0]
+    assert result["class_names"] == meta["classes"] and len(meta["classes"]) == 4
+    assert meta["input"]["units"] == "100 uV" and len(meta["input"]["channels"]) == meta["input"]["n_chans"]
 
 
 @pytest.mark.slow

@@ -158,8 +158,8 @@ def test_check_refuses_a_bundle_whose_model_changed(good_run, tmp_path):
 @pytest.mark.parametrize("field, value, match", [
     ("format", "something-else", r"field 'format' must be 'dlink-gate-bundle'"),
     ("format_version", 99, r"format_version 99 is newer"),
-    ("input", {"shape": [4]}, r"field 'input\.shape' must be \[n_chans, n_times\]"),
-    ("class_names", ["only"], r"field 'class_names' must be a list of at least two"),
+    ("input", {"n_chans": 4, "n_times": 0}, r"field 'input\.n_times' must be a positive integer"),
+    ("classes", ["only"], r"field 'classes' must be a list of at least two"),
     ("thresholds", {"min_agreement": 1.5}, r"field 'thresholds\.min_agreement' must be a number"),
     ("model", {"int8": "../x.onnx", "float": "student.onnx"}, r"field 'model\.int8' must be a file name"),
 ])
@@ -188,7 +188,7 @@ def test_check_names_a_window_shape_mismatch(good_run, tmp_path):
     path = tmp_path / "short.npz"
     x, y = make_windows(6)
     np.savez(path, X=x[:, :, :16], y=y)
-    with pytest.raises(ValueError, match=r"short\.npz.*\(4, 16\).*\(4, 32\).*'input\.shape'"):
+    with pytest.raises(ValueError, match=r"short\.npz.*\(4, 16\).*\(4, 32\).*'input\.n_chans'"):
         run_check(good_run.path, npz=path)
 
 

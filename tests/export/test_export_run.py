@@ -83,7 +83,7 @@ def test_export_cli_writes_every_file_and_stamps(tmp_path, capsys, monkeypatch):
 
     gate = load_gate_bundle(rd.export_dir / "gate")  # checks every field and SHA-256
     assert gate.input_shape == (22, 800) and gate.n_classes == 4
-    assert gate.meta["input"]["sfreq_hz"] == 200.0 and len(gate.meta["input"]["channel_names"]) == 22
+    assert gate.meta["input"]["sfreq_hz"] == 200.0 and len(gate.meta["input"]["channels"]) == 22
     assert gate.thresholds == {"min_balanced_accuracy": None, "min_above_chance": 0.1, "min_agreement": 0.5}
     assert gate.meta["windows"]["n"] == 8 and gate.meta["windows"]["class_counts"] == [2, 2, 2, 2]
     assert (rd.export_dir / "gate" / "student.int8.onnx").read_bytes() == \
