@@ -23,8 +23,8 @@ BASE: tuple[str, ...] = ("numpy", "onnxruntime", "pyyaml")
 
 #: extra -> (extras it includes, distributions it adds), as in pyproject.toml.
 EXTRAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "data": ((), ("mne", "edfio", "pandas", "scipy", "tqdm")),
-    "train": (("data",), ("torch", "scikit-learn", "braindecode", "skorch")),
+    "data": ((), ("mne", "edfio", "pandas", "scipy", "tqdm", "scikit-learn")),
+    "train": (("data",), ("torch", "braindecode", "skorch")),
     "codegen": ((), ("tflite-micro", "jinja2")),
     "export": (("train", "codegen"), ("tensorflow", "tf-keras", "onnx", "onnxsim", "onnx2tf",
                                       "onnx-graphsurgeon", "sng4onnx", "psutil", "ai-edge-litert",

@@ -6,8 +6,8 @@ Two sources:
   ``A0<s>E.gdf`` (evaluation session, cue 783 "unknown") with the true labels of the evaluation
   session in ``A0<s>E.mat`` (variable ``classlabel``, 1-4), beside the GDF files or in a
   ``true_labels/`` subfolder;
-- **MOABB** ``BNCI2014_001`` when ``data.path`` is None and ``moabb`` is importable (an optional
-  extra: it pulls numpy 2, see pyproject.toml).
+- **MOABB** ``BNCI2014_001`` when ``data.path`` is None and ``moabb`` is importable (the optional
+  extra ``moabb``: 1.2.0, the last MOABB release on numpy 1.x, see pyproject.toml).
 
 The 3 EOG channels are dropped; the 22 EEG channels keep the montage's 10-20 names
 (:data:`dlink.data.montage.BCI2A_CH_NAMES`). A trial starts at t = 0 (fixation cross), the cue
