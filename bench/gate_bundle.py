@@ -177,7 +177,7 @@ def write_gate_bundle(out_dir: str | Path, *, int8_model: str | Path, float_mode
     return written
 
 
-def write_run_gate_bundle(rd, cfg, test, *, n_outputs: int) -> list[Path]:
+def write_run_gate_bundle(rd, cfg, test, *, n_outputs: int, meta: dict | None = None) -> list[Path]:
     """Write ``RUN/export/gate/`` for `dlink export` (after the int8 model is validated).
 
     Parameters
@@ -187,16 +187,20 @@ def write_run_gate_bundle(rd, cfg, test, *, n_outputs: int) -> list[Path]:
     cfg : dlink.schema.Config
         Its config: ``bench.gate_windows`` and the thresholds, ``seed``.
     test : dlink.data.EEGWindows
-        The test split: class and channel names, sampling rate, the windows.
+        The test split: the windows, and class and channel names and rate where ``meta`` lacks them.
     n_outputs : int
         Outputs of the exported model (checked against the class names).
+    meta : dict | None
+        student.pt without its weights: the channel and class names and the rate the model was
+        trained with (what the model card states too), preferred over the data's.
     """
     from dlink.export.onnx_export import INT8_KERNELS_CONFIG
     from dlink.export.testvectors import pick_windows
 
-    class_names = list(test.class_names) or [str(k) for k in range(n_outputs)]
+    meta = meta or {}
+    class_names = list(meta.get("class_names") or test.class_names) or [str(k) for k in range(n_outputs)]
     if len(class_names) != n_outputs:
-        raise ValueError(f"The student of {str(rd.path)!r} has {n_outputs} outputs but its data name "
+        raise ValueError(f"The student of {str(rd.path)!r} has {n_outputs} outputs but names "
                          f"{len(class_names)} classes {class_names}; rerun `dlink distill`.")
     n_gate = cfg.bench.gate_windows
     windows = None
@@ -208,7 +212,8 @@ def write_run_gate_bundle(rd, cfg, test, *, n_outputs: int) -> list[Path]:
     return write_gate_bundle(
         rd.export_dir / GATE_DIR, int8_model=rd.export_dir / "student.int8.onnx",
         float_model=rd.export_dir / "student.onnx", class_names=class_names,
-        channel_names=list(test.ch_names), sfreq_hz=float(test.sfreq), n_chans=int(test.n_chans),
+        channel_names=list(meta.get("ch_names") or test.ch_names),
+        sfreq_hz=float(meta.get("sfreq") or test.sfreq), n_chans=int(test.n_chans),
         n_times=int(test.n_times), session_config=INT8_KERNELS_CONFIG,
         thresholds={"min_balanced_accuracy": cfg.bench.min_balanced_accuracy,
                     "min_above_chance": cfg.bench.min_above_chance,

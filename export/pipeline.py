@@ -280,7 +280,7 @@ def export_run(run_dir: str | Path, *, verbose: bool = False) -> dict[str, Any]:
     # last: the bundle copies the ONNX files with their metadata, and the model card
     from dlink.bench.gate_bundle import write_run_gate_bundle  # what `dlink check` reads
 
-    report["files"].extend(write_run_gate_bundle(rd, cfg, test, n_outputs=report["n_outputs"]))
+    report["files"].extend(write_run_gate_bundle(rd, cfg, test, n_outputs=report["n_outputs"], meta=meta))
     inputs = [rd.student, rd.config] + ([rd.metrics] if rd.metrics.is_file() else [])
     rd.write_stamp("export", inputs=inputs, outputs=[*report["files"], *card_files],
                    extra={"export_time_s": report["export_time_s"]})

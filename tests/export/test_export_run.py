@@ -91,5 +91,6 @@ def test_export_cli_writes_every_file_and_stamps(tmp_path, capsys, monkeypatch):
     assert "export/gate/gate.json" in stamp["outputs"]
     # the bundle carries the model card, and its ONNX copies carry the card's metadata_props
     assert json.loads((rd.export_dir / "gate" / "model_card.json").read_text()) == card
+    assert gate.meta["input"]["channels"] == card["input"]["channels"] and gate.class_names == card["classes"]
     assert main(["check", str(rd.path)]) in (0, 1)
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["dlink_check"]["n"] == 8
