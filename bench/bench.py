@@ -132,7 +132,10 @@ def run_bench(run_dir: str | Path, *, cfg: BenchConfig | None = None, build_boar
     """
     t_start = time.perf_counter()
     run = RunDir(run_dir)
-    run.require_stage("export", needed_by="dlink bench")
+    if run.stamp_path("distill").is_file():  # student.pt, metrics.json as distill wrote them
+        run.require_stage("distill", needed_by="dlink bench")
+    run.require_stage("export", needed_by="dlink bench")  # (its stamp holds student.pt's hash)
+    run.invalidate("bench")
     if cfg is None:
         cfg = run_bench_config(run)
     import torch

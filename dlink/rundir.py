@@ -13,15 +13,20 @@ Layout (see DESIGN.md)::
       .stamps/<stage>.json what each stage read (with SHA-256) and wrote
 
 Each stage reads the previous stage's files, never its Python objects. When a stage finishes it
-writes a stamp naming the files it read, with their hashes, and the files it wrote. A later stage
-calls :meth:`RunDir.require_stage`: it refuses to run when the earlier stage never finished, when
-one of its outputs is gone, or when one of its inputs changed since (the earlier stage is stale),
-and says which command to run.
+writes a stamp naming the files it read and the files it wrote, each with its SHA-256. A later
+stage calls :meth:`RunDir.require_stage`: it refuses to run when the earlier stage never finished,
+when one of its outputs is gone or no longer has the hash the stamp recorded (changed, swapped or
+corrupted since it was written), or when one of its inputs changed since (the earlier stage is
+stale), and says which command rebuilds it. A stage removes its own stamp
+(:meth:`RunDir.invalidate`) before it writes anything, so a stage interrupted half-way (an
+error, kill -9) leaves no stamp and every later stage refuses its partial outputs until the same
+command has run to the end.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +52,7 @@ def stage_command(stage: str, *, run: str | Path, board: str = "mps2-an386") -> 
     if base in ("firmware", "flash") and stage_board:
         board = stage_board
         stage = base
-    return STAGE_COMMANDS.get(stage, stage).format(run=run, board=board)
+    return STAGE_COMMANDS.get(stage, stage).format(run=shlex.quote(str(run)), board=board)
 
 
 class StageError(RuntimeError):
@@ -139,22 +144,58 @@ class RunDir:
         }
         return atomic_write_json(self.stamp_path(stage), stamp)
 
-    def require_stage(self, stage: str, *, board: str = "mps2-an386", needed_by: str = "") -> dict:
-        """Return the stamp of ``stage`` if it finished and is up to date, else raise StageError."""
-        cmd = stage_command(stage, run=self.path, board=board)
-        who = f" {needed_by} needs it." if needed_by else ""
+    def invalidate(self, stage: str) -> None:
+        """Remove the stamp of ``stage``: called by a stage before it writes anything, so that
+        outputs of an unfinished run are never taken for finished ones."""
+        self.stamp_path(stage).unlink(missing_ok=True)
+
+    def read_stamp(self, stage: str) -> dict | None:
+        """The stamp of ``stage`` (None when it has not finished); StageError when unreadable."""
         sp = self.stamp_path(stage)
         if not sp.is_file():
+            return None
+        try:
+            stamp = json.loads(sp.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise StageError(
+                f"The stamp {str(sp)!r} is not readable JSON ({e}). Run `"
+                f"{stage_command(stage, run=self.path)}` again to rewrite it.") from None
+        ok = (isinstance(stamp, dict) and isinstance(stamp.get("inputs", {}), dict)
+              and isinstance(stamp.get("outputs", {}), dict))
+        if not ok:
+            raise StageError(
+                f"The stamp {str(sp)!r} does not have the layout dlink writes (inputs and "
+                f"outputs mappings). Run `{stage_command(stage, run=self.path)}` again.")
+        return stamp
+
+    def require_stage(self, stage: str, *, board: str = "mps2-an386", needed_by: str = "") -> dict:
+        """Return the stamp of ``stage`` if it finished and is up to date, else raise StageError.
+
+        Every file the stage wrote must still have the SHA-256 its stamp recorded (a later stage
+        reads them: a changed, swapped or corrupted artifact is refused, naming the file and the
+        command that rebuilds it), and every file it read must be unchanged (else it is stale).
+        """
+        cmd = stage_command(stage, run=self.path, board=board)
+        who = f" {needed_by} needs it." if needed_by else ""
+        stamp = self.read_stamp(stage)
+        if stamp is None:
             raise StageError(
                 f"The {stage!r} stage has not been run in {str(self.path)!r}.{who} "
                 f"Run `{cmd}` first."
             )
-        stamp = json.loads(sp.read_text())
         for rel, digest in stamp.get("outputs", {}).items():
             p = self.path / rel
             if not p.is_file():
                 raise StageError(
                     f"{str(p)!r}, written by the {stage!r} stage, is missing.{who} Run `{cmd}` again."
+                )
+            got = sha256_file(p)
+            if got != digest:
+                raise StageError(
+                    f"{str(p)!r} changed since the {stage!r} stage wrote it (SHA-256 "
+                    f"{got[:16]}..., the stamp {str(self.stamp_path(stage))!r} recorded "
+                    f"{str(digest)[:16]}...): it was edited, replaced or corrupted.{who} "
+                    f"Run `{cmd}` again to rebuild it."
                 )
         for rel, digest in stamp.get("inputs", {}).items():
             p = self._abs(rel)

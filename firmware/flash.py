@@ -285,6 +285,7 @@ def flash(run_dir: str | Path, board: str | None = None, *, serial: str | None =
     board = board or cfg.board
     spec = get_board(board)
     _require_firmware(run, board)
+    run.invalidate(f"flash-{board}")
     fw = run.firmware_dir(board)
     if spec["qemu_machine"]:
         t = float(timeout_s or cfg.qemu_timeout_s)

@@ -68,3 +68,38 @@ def test_atomic_files_are_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_an_output_changed_after_its_stage_is_refused_naming_file_and_command(tmp_path):
+    run = RunDir(tmp_path / "my run").mkdir()
+    run.config.write_text("seed: 0\n")
+    run.student.write_bytes(bytes(range(256)))
+    run.write_stamp("distill", inputs=[run.config], outputs=[run.student])
+    assert run.require_stage("distill")
+    flipped = bytearray(run.student.read_bytes())
+    flipped[100] ^= 0x01  # one bit of one weight
+    run.student.write_bytes(bytes(flipped))
+    with pytest.raises(StageError, match=r"student\.pt' changed since the 'distill' stage wrote it"
+                                         r".*Run `dlink distill CONFIG --run '.*my run'` again"):
+        run.require_stage("distill", needed_by="dlink export")
+
+
+def test_an_unreadable_stamp_is_a_stage_error(tmp_path):
+    run = RunDir(tmp_path / "r").mkdir()
+    run.stamp_path("export").parent.mkdir()
+    run.stamp_path("export").write_bytes(b'{"inputs": {"a": ')  # cut short
+    with pytest.raises(StageError, match=r"export\.json' is not readable JSON.*dlink export"):
+        run.require_stage("export")
+    run.stamp_path("export").write_text("[1, 2]")
+    with pytest.raises(StageError, match="does not have the layout"):
+        run.require_stage("export")
+
+
+def test_invalidate_removes_the_stamp(tmp_path):
+    run = RunDir(tmp_path / "r").mkdir()
+    (run.path / "a.bin").write_bytes(b"x")
+    run.write_stamp("export", inputs=[], outputs=["a.bin"])
+    run.invalidate("export")
+    run.invalidate("export")  # twice is fine
+    with pytest.raises(StageError, match="has not been run"):
+        run.require_stage("export")
