@@ -11,24 +11,31 @@ CONFIG  ?= configs/demo.yaml
 BOARD   ?= mps2-an386
 PYTEST_ARGS ?=
 
-DLINK   := $(VENV)/bin/dlink
+# Paths may hold spaces, quotes or other shell characters: recipes read them from the environment
+# ("$$RUN"), never pasted into the command line. The venv folder is a make target, which cannot.
+export RUN CONFIG BOARD PYTHON VENV
+ifneq ($(words $(VENV)),1)
+$(error VENV='$(VENV)': the venv folder is a make target and may not contain spaces)
+endif
+
 VENV_OK := $(VENV)/.dlink-installed
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
 
-.PHONY: venv toolchain distill export firmware flash bench demo test test-slow check clean-run help
+.PHONY: venv toolchain distill export firmware flash bench demo test test-slow check sanitize clean-run help
 
 help:
-	@echo "make demo     distill, export, firmware build, flash (emulated $(BOARD)) and bench $(RUN)"
+	@echo "make demo     distill, export, firmware build, flash (emulated $$BOARD) and bench $$RUN"
 	@echo "make test     run the tests"
-	@echo "make distill export flash bench   one stage each (RUN=$(RUN) CONFIG=$(CONFIG) BOARD=$(BOARD))"
+	@echo "make sanitize the C runtime and the demo's generated model under ASan/UBSan on the host"
+	@echo "make distill export flash bench   one stage each (RUN=$$RUN CONFIG=$$CONFIG BOARD=$$BOARD)"
 
 venv: $(VENV_OK)
 
 $(VENV_OK): pyproject.toml
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip==24.3.1
-	$(VENV)/bin/python -m pip install --quiet -e '.[all]'
-	$(VENV)/bin/python -m pip check
+	@test -x "$$VENV/bin/python" || "$$PYTHON" -m venv "$$VENV"
+	"$$VENV/bin/python" -m pip install --quiet --upgrade pip==24.3.1
+	"$$VENV/bin/python" -m pip install --quiet -e '.[all]'
+	"$$VENV/bin/python" -m pip check
 	@touch $@
 
 # The Arm toolchain and QEMU: installed from Debian when any of them is missing.
@@ -54,39 +61,46 @@ toolchain:
 # Each stage runs the one before it first when that one never finished in $(RUN), so
 # `make flash` on a fresh machine distills, exports, builds and runs. A stage whose input changed
 # since it ran is refused by dlink itself, with the command that brings it up to date.
-STAMPS := $(RUN)/.stamps
-needs = @test -f $(STAMPS)/$(1).json || $(MAKE) --no-print-directory $(2) RUN=$(RUN) CONFIG=$(CONFIG) BOARD=$(BOARD)
+# (RUN, CONFIG and BOARD reach the sub-make through the environment, exported above.)
+needs = @test -f "$$RUN/.stamps/$(1).json" || $(MAKE) --no-print-directory $(2)
 
 distill: venv
-	$(DLINK) distill $(CONFIG) --run $(RUN)
+	"$$VENV/bin/dlink" distill "$$CONFIG" --run "$$RUN"
 
 export: venv
 	$(call needs,distill,distill)
-	$(DLINK) export $(RUN)
+	"$$VENV/bin/dlink" export "$$RUN"
 
 firmware: venv toolchain
 	$(call needs,export,export)
-	$(DLINK) firmware build $(RUN) --board $(BOARD)
+	"$$VENV/bin/dlink" firmware build "$$RUN" --board "$$BOARD"
 
 flash: firmware
-	$(DLINK) flash $(RUN) --board $(BOARD)
+	"$$VENV/bin/dlink" flash "$$RUN" --board "$$BOARD"
 
 bench: venv toolchain
 	$(call needs,flash-$(BOARD),flash)
-	$(DLINK) bench $(RUN)
+	"$$VENV/bin/dlink" bench "$$RUN"
 
 check: venv
 	$(call needs,export,export)
-	$(DLINK) check $(RUN)
+	"$$VENV/bin/dlink" check "$$RUN"
 
 demo: venv toolchain
-	$(MAKE) --no-print-directory distill export flash bench RUN=$(RUN) CONFIG=$(CONFIG) BOARD=$(BOARD)
+	$(MAKE) --no-print-directory distill export flash bench
 
 test: venv toolchain
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+	"$$VENV/bin/python" -m pytest -q $(PYTEST_ARGS)
 
 test-slow: venv toolchain
-	$(VENV)/bin/python -m pytest -q -m slow $(PYTEST_ARGS)
+	"$$VENV/bin/python" -m pytest -q -m slow $(PYTEST_ARGS)
+
+# The C runtime and the generated model of RUN (exported first when needed) under
+# AddressSanitizer + UndefinedBehaviorSanitizer on the host: test vectors, random and extreme
+# windows; the generator's fuzz test on mutants of the same model. See docs/robustness.md.
+sanitize: venv
+	$(call needs,export,export)
+	"$$VENV/bin/python" -m dlink.firmware.sanitize "$$RUN"
 
 clean-run:
-	rm -rf $(RUN)
+	rm -rf -- "$$RUN"
