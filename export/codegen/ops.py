@@ -20,13 +20,16 @@ __all__ = ["UnsupportedOperatorError", "LOWERINGS", "SUPPORTED_OPS"]
 class UnsupportedOperatorError(ValueError):
     """An operator or option the code generator / runtime does not implement.
 
-    Attributes ``op``, ``option``, ``layer`` (operator index) and ``tensor`` (its output tensor's
-    name) say exactly where.
+    Attributes ``op``, ``option``, ``layer`` (operator index), ``tensor`` (its output tensor's
+    name) and ``file`` (the model, when known) say exactly where.
     """
 
-    def __init__(self, op: str, option: str, layer: int, tensor: str, detail: str = ""):
+    def __init__(self, op: str, option: str, layer: int, tensor: str, detail: str = "", *,
+                 file: str | None = None):
         self.op, self.option, self.layer, self.tensor = op, option, layer, tensor
-        msg = (f"Unsupported {option} in operator {op} (layer {layer}, output tensor {tensor!r})"
+        self.file = file
+        msg = (f"{file + ': ' if file else ''}"
+               f"Unsupported {option} in operator {op} (layer {layer}, output tensor {tensor!r})"
                f"{': ' + detail if detail else ''}. The dlink runtime supports: "
                f"{', '.join(SUPPORTED_OPS)} with int8 tensors.")
         super().__init__(msg)
@@ -315,7 +318,8 @@ def lower_relu(ctx, op):
     params = ctx.define("dlk_relu_params_t", op, "params", {
         "input_zero_point": inp.zero_point, "output_zero_point": out.zero_point,
         "multiplier": m, "shift": s, "act_min": max(-128, out.zero_point), "act_max": 127})
-    return f"dlk_relu_s8(&{params}, {ctx.ref(inp)}, {ctx.ref(out)}, {out.n_elements}u)", 0
+    return (f"dlk_relu_s8(&{params}, {ctx.ref(inp)}, {inp.n_elements}u, {ctx.ref(out)}, "
+            f"{out.n_elements}u)"), 0
 
 
 def lower_relu6(ctx, op):
@@ -323,7 +327,8 @@ def lower_relu6(ctx, op):
     ctx.require_int8(op, inp, out)
     six = min(127, max(-128, quantize_float(6.0, inp.scale, inp.zero_point)))
     params = ctx.define("dlk_relu6_params_t", op, "params", {"zero": inp.zero_point, "six": six})
-    return f"dlk_relu6_s8(&{params}, {ctx.ref(inp)}, {ctx.ref(out)}, {out.n_elements}u)", 0
+    return (f"dlk_relu6_s8(&{params}, {ctx.ref(inp)}, {inp.n_elements}u, {ctx.ref(out)}, "
+            f"{out.n_elements}u)"), 0
 
 
 def lower_quantize(ctx, op):
@@ -334,7 +339,8 @@ def lower_quantize(ctx, op):
     params = ctx.define("dlk_requant_params_t", op, "params", {
         "input_zero_point": inp.zero_point, "output_zero_point": out.zero_point,
         "multiplier": m, "shift": s})
-    return f"dlk_requantize_s8(&{params}, {ctx.ref(inp)}, {ctx.ref(out)}, {out.n_elements}u)", 0
+    return (f"dlk_requantize_s8(&{params}, {ctx.ref(inp)}, {inp.n_elements}u, {ctx.ref(out)}, "
+            f"{out.n_elements}u)"), 0
 
 
 def lower_reshape(ctx, op):
@@ -344,7 +350,8 @@ def lower_reshape(ctx, op):
         ctx.fail(op, "shapes", f"{inp.shape} -> {out.shape} changes the element count")
     if ctx.ref(inp) == ctx.ref(out):  # the planner aliased them: nothing to move
         return "DLK_OK /* output aliases the input */", 0
-    return f"dlk_copy_s8({ctx.ref(inp)}, {ctx.ref(out)}, {out.n_elements}u)", 0
+    return (f"dlk_copy_s8({ctx.ref(inp)}, {inp.n_elements}u, {ctx.ref(out)}, "
+            f"{out.n_elements}u)"), 0
 
 
 def lower_pad(ctx, op):

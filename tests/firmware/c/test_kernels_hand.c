@@ -119,11 +119,11 @@ static void test_requantize(void)
                                      .multiplier = 1 << 30, .shift = 3}; /* x * 4 */
     const int8_t x[3] = {10, -128, 127};
     int8_t y[3];
-    CHECK_EQ(dlk_requantize_s8(&p, x, y, 3), DLK_OK);
+    CHECK_EQ(dlk_requantize_s8(&p, x, 3, y, 3), DLK_OK);
     CHECK_EQ(y[0], 3);    /* 8 * 0.5 - 1 */
     CHECK_EQ(y[1], -66);  /* -130 * 0.5 = -65, - 1 */
     CHECK_EQ(y[2], 62);   /* 125 * 0.5 = 62.5 -> 63 (half away from zero), - 1 */
-    CHECK_EQ(dlk_requantize_s8(&up, x, y, 3), DLK_OK);
+    CHECK_EQ(dlk_requantize_s8(&up, x, 3, y, 3), DLK_OK);
     CHECK_EQ(y[0], 40);
     CHECK_EQ(y[1], -128); /* saturates */
     CHECK_EQ(y[2], 127);

@@ -245,16 +245,18 @@ typedef struct {
     int32_t act_min, act_max;
 } dlk_relu_params_t;
 
-dlk_status_t dlk_relu_s8(const dlk_relu_params_t *params, const int8_t *input, int8_t *output,
-                         size_t len);
+/* Element-wise kernels take both lengths: they differ only in a malformed call, which returns
+ * DLK_ERR_BAD_LENGTH instead of reading or writing past a buffer. */
+dlk_status_t dlk_relu_s8(const dlk_relu_params_t *params, const int8_t *input, size_t input_len,
+                         int8_t *output, size_t output_len);
 
 /* RELU6 as TFLite-Micro does it for int8: a clamp to [zero, six] in the input's domain. */
 typedef struct {
     int32_t zero, six;
 } dlk_relu6_params_t;
 
-dlk_status_t dlk_relu6_s8(const dlk_relu6_params_t *params, const int8_t *input, int8_t *output,
-                          size_t len);
+dlk_status_t dlk_relu6_s8(const dlk_relu6_params_t *params, const int8_t *input,
+                          size_t input_len, int8_t *output, size_t output_len);
 
 /* QUANTIZE int8 -> int8 (requantise). */
 typedef struct {
@@ -263,10 +265,11 @@ typedef struct {
 } dlk_requant_params_t;
 
 dlk_status_t dlk_requantize_s8(const dlk_requant_params_t *params, const int8_t *input,
-                               int8_t *output, size_t len);
+                               size_t input_len, int8_t *output, size_t output_len);
 
 /* RESHAPE: a byte copy (a no-op when the planner aliased input and output). */
-dlk_status_t dlk_copy_s8(const int8_t *input, int8_t *output, size_t len);
+dlk_status_t dlk_copy_s8(const int8_t *input, size_t input_len, int8_t *output,
+                         size_t output_len);
 
 /* PAD with a constant (the output zero point for PAD, the constant for PADV2). */
 typedef struct {

@@ -6,7 +6,9 @@
  *   dlk_rdbpot      RoundingDivideByPOT (round half away from zero)
  *   dlk_mbqm        MultiplyByQuantizedMultiplier(x, multiplier, shift)
  * A real multiplier M is stored as (multiplier, shift) with M = multiplier * 2^(shift - 31),
- * multiplier in [2^30, 2^31), computed at export time (export/codegen/quantize.py).
+ * multiplier in [2^30, 2^31), computed at export time (export/codegen/quantize.py). Shifts lie in
+ * [DLK_MIN_SHIFT, DLK_MAX_SHIFT] (the generator refuses models that need others); kernels check
+ * their shifts with dlk_shifts_ok() once per call, so no shift is ever undefined behaviour.
  */
 #ifndef DLINK_QUANT_H
 #define DLINK_QUANT_H
@@ -16,6 +18,34 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define DLK_MIN_SHIFT (-31)
+#define DLK_MAX_SHIFT 30
+
+static inline int dlk_shift_ok(int32_t shift)
+{
+    return shift >= DLK_MIN_SHIFT && shift <= DLK_MAX_SHIFT;
+}
+
+/* 1 when every one of the n shifts is in range. */
+static inline int dlk_shifts_ok(const int32_t *shift, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        if (!dlk_shift_ok(shift[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* a + b with two's-complement wrap-around, as TFLite's int32 bias addition behaves on its
+ * targets (a signed overflow would be undefined behaviour in C). The generator refuses biases
+ * that can overflow; this keeps a direct call of a kernel defined. */
+static inline int32_t dlk_add_wrap(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
 
 static inline int32_t dlk_srdhm(int32_t a, int32_t b)
 {

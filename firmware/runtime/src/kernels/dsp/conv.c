@@ -31,6 +31,9 @@ dlk_status_t dlk_conv2d_s8(const dlk_conv_params_t *params, const dlk_shape4_t *
     if (groups <= 0 || output_shape->c % groups != 0) {
         return DLK_ERR_BAD_SHAPE;
     }
+    if (!dlk_shifts_ok(params->shift, output_shape->c)) {
+        return DLK_ERR_BAD_PARAM;
+    }
     filters_per_group = output_shape->c / groups;
     f_stride = filter_shape->h * filter_shape->w * filter_shape->c;
     for (b = 0; b < output_shape->n; ++b) {
@@ -75,7 +78,7 @@ dlk_status_t dlk_conv2d_s8(const dlk_conv_params_t *params, const dlk_shape4_t *
                     for (k = 0; k < n_oc; ++k) {
                         int32_t v = acc[k];
                         if (bias != 0) {
-                            v += bias[oc + k];
+                            v = dlk_add_wrap(v, bias[oc + k]);
                         }
                         v = dlk_mbqm(v, params->multiplier[oc + k], params->shift[oc + k]);
                         v += params->output_zero_point;

@@ -16,7 +16,7 @@
 static int8_t requant(const dlk_dwconv_params_t *p, const int32_t *bias, int32_t oc, int32_t acc)
 {
     if (bias != 0) {
-        acc += bias[oc];
+        acc = dlk_add_wrap(acc, bias[oc]);
     }
     acc = dlk_mbqm(acc, p->multiplier[oc], p->shift[oc]) + p->output_zero_point;
     return dlk_sat8(acc, p->act_min, p->act_max);
@@ -56,6 +56,9 @@ dlk_status_t dlk_depthwise_conv2d_s8(const dlk_dwconv_params_t *params,
     if (output_shape->c != input_shape->c * params->depth_multiplier ||
         filter_shape->c != output_shape->c || input_shape->n != output_shape->n) {
         return DLK_ERR_BAD_SHAPE;
+    }
+    if (!dlk_shifts_ok(params->shift, output_shape->c)) {
+        return DLK_ERR_BAD_PARAM;
     }
     {
         const int32_t in_c = input_shape->c;

@@ -17,7 +17,8 @@ dlk_status_t dlk_fully_connected_s8(const dlk_fc_params_t *params, int32_t batch
     if (batches < 0 || in_features <= 0 || out_features <= 0) {
         return DLK_ERR_BAD_SHAPE;
     }
-    if (params->n_multipliers != 1 && params->n_multipliers != out_features) {
+    if ((params->n_multipliers != 1 && params->n_multipliers != out_features) ||
+        !dlk_shifts_ok(params->shift, params->n_multipliers)) {
         return DLK_ERR_BAD_PARAM;
     }
     if (params->filter_zero_point != 0) {
@@ -30,7 +31,7 @@ dlk_status_t dlk_fully_connected_s8(const dlk_fc_params_t *params, int32_t batch
             int32_t acc = dlk_dsp_dot_s8(weights + o * in_features, x, in_features,
                                          params->input_zero_point);
             if (bias != 0) {
-                acc += bias[o];
+                acc = dlk_add_wrap(acc, bias[o]);
             }
             acc = dlk_mbqm(acc, params->multiplier[q], params->shift[q]);
             acc += params->output_zero_point;

@@ -24,7 +24,8 @@ dlk_status_t dlk_add_s8(const dlk_add_params_t *params, const dlk_shape_t *input
     if (params == 0 || input1 == 0 || input2 == 0 || output == 0) {
         return DLK_ERR_NULL_POINTER;
     }
-    if (params->left_shift < 0 || params->left_shift > 30) {
+    if (params->left_shift < 0 || params->left_shift > 30 || !dlk_shift_ok(params->input1_shift) ||
+        !dlk_shift_ok(params->input2_shift) || !dlk_shift_ok(params->output_shift)) {
         return DLK_ERR_BAD_PARAM;
     }
     if (dlk_broadcast_strides(input1_shape, output_shape, s1, d) != DLK_OK ||

@@ -28,6 +28,9 @@ dlk_status_t dlk_conv2d_s8(const dlk_conv_params_t *params, const dlk_shape4_t *
     if (groups <= 0 || output_shape->c % groups != 0) {
         return DLK_ERR_BAD_SHAPE;
     }
+    if (!dlk_shifts_ok(params->shift, output_shape->c)) {
+        return DLK_ERR_BAD_PARAM;
+    }
     filters_per_group = output_shape->c / groups;
     for (b = 0; b < output_shape->n; ++b) {
         for (oy = 0; oy < output_shape->h; ++oy) {
@@ -60,7 +63,7 @@ dlk_status_t dlk_conv2d_s8(const dlk_conv_params_t *params, const dlk_shape4_t *
                         }
                     }
                     if (bias != 0) {
-                        acc += bias[oc];
+                        acc = dlk_add_wrap(acc, bias[oc]);
                     }
                     acc = dlk_mbqm(acc, params->multiplier[oc], params->shift[oc]);
                     acc += params->output_zero_point;

@@ -22,6 +22,9 @@ dlk_status_t dlk_depthwise_conv2d_s8(const dlk_dwconv_params_t *params,
         filter_shape->c != output_shape->c || input_shape->n != output_shape->n) {
         return DLK_ERR_BAD_SHAPE;
     }
+    if (!dlk_shifts_ok(params->shift, output_shape->c)) {
+        return DLK_ERR_BAD_PARAM;
+    }
     for (b = 0; b < output_shape->n; ++b) {
         for (oy = 0; oy < output_shape->h; ++oy) {
             const int32_t y0 = dlk_in_origin(oy, params->stride_h, params->pad_h);
@@ -51,7 +54,7 @@ dlk_status_t dlk_depthwise_conv2d_s8(const dlk_dwconv_params_t *params,
                             }
                         }
                         if (bias != 0) {
-                            acc += bias[oc];
+                            acc = dlk_add_wrap(acc, bias[oc]);
                         }
                         acc = dlk_mbqm(acc, params->multiplier[oc], params->shift[oc]);
                         acc += params->output_zero_point;

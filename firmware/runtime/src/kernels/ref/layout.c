@@ -4,13 +4,17 @@
 #include "dlink/internal.h"
 #include "dlink/quant.h"
 
-dlk_status_t dlk_copy_s8(const int8_t *input, int8_t *output, size_t len)
+dlk_status_t dlk_copy_s8(const int8_t *input, size_t input_len, int8_t *output,
+                         size_t output_len)
 {
     if (input == 0 || output == 0) {
         return DLK_ERR_NULL_POINTER;
     }
+    if (input_len != output_len) {
+        return DLK_ERR_BAD_LENGTH;
+    }
     if (input != output) {
-        memmove(output, input, len);
+        memmove(output, input, input_len);
     }
     return DLK_OK;
 }

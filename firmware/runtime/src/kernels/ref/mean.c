@@ -13,6 +13,9 @@ dlk_status_t dlk_mean_s8(const dlk_mean_params_t *params, const dlk_shape_t *inp
     if (params == 0 || input_shape == 0 || input == 0 || output == 0) {
         return DLK_ERR_NULL_POINTER;
     }
+    if (!dlk_shift_ok(params->shift)) {
+        return DLK_ERR_BAD_PARAM;
+    }
     if (dlk_extend_shape(input_shape, d) != DLK_OK) {
         return DLK_ERR_BAD_SHAPE;
     }

@@ -13,6 +13,9 @@ dlk_status_t dlk_mul_s8(const dlk_mul_params_t *params, const dlk_shape_t *input
     if (params == 0 || input1 == 0 || input2 == 0 || output == 0) {
         return DLK_ERR_NULL_POINTER;
     }
+    if (!dlk_shift_ok(params->output_shift)) {
+        return DLK_ERR_BAD_PARAM;
+    }
     if (dlk_broadcast_strides(input1_shape, output_shape, s1, d) != DLK_OK ||
         dlk_broadcast_strides(input2_shape, output_shape, s2, d) != DLK_OK) {
         return DLK_ERR_BAD_SHAPE;
