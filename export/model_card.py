@@ -252,7 +252,9 @@ def set_onnx_metadata(path: str | Path, metadata: dict[str, str]) -> Path:
 
 
 def _c_string(s: str) -> str:
-    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    from .codegen.cfmt import c_string  # escapes quotes, backslashes, trigraphs, control bytes
+
+    return c_string(s)
 
 
 def c_header_lines(card: dict[str, Any]) -> list[str]:

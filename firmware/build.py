@@ -231,13 +231,19 @@ def test_vector_bytes(header: Path) -> int | None:
 
 
 def _default_generate(tflite_path: Path, out_dir: Path, *, name: str,
-                      card: dict | None = None) -> dict[str, Any]:
+                      card: dict | None = None, board: str | None = None) -> dict[str, Any]:
     try:
         from dlink.export.codegen import generate_c
+        from dlink.export.codegen.graph_checks import BoardLimits
     except ImportError as e:
         raise FirmwareBuildError(
             f"the C code generator (dlink.export.codegen.generate_c) is not available: {e}") from None
-    return generate_c(tflite_path, out_dir, name=name, card=card)
+    limits = None
+    if board is not None:  # the model must fit this board's memory (checked before writing)
+        spec = get_board(board)
+        limits = BoardLimits(ram_bytes=spec["ram_bytes"], flash_bytes=spec["flash_bytes"],
+                             board=f"board {board!r}")
+    return generate_c(tflite_path, out_dir, name=name, card=card, limits=limits)
 
 
 def resolve_backend(backend: str, board: str) -> str:
@@ -307,13 +313,17 @@ def build_firmware(
     card = json.loads(card_path.read_text()) if card_path.is_file() else None
 
     out_dir = run.firmware_dir(board)
+    run.invalidate(f"firmware-{board}")  # a failed or interrupted build leaves no stamp
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("test_vectors.c", "test_vectors.h"):  # a deployment build must not pick up old ones
         if not cfg.test_vectors and (out_dir / stale).is_file():
             (out_dir / stale).unlink()
     logger.info("generating C for %s into %s", tflite, out_dir)
-    gen = (generate or _default_generate)(tflite, out_dir, name=MODEL_NAME,
-                                          **({"card": card} if card else {}))
+    card_kw = {"card": card} if card else {}
+    if generate is None:
+        gen = _default_generate(tflite, out_dir, name=MODEL_NAME, board=board, **card_kw)
+    else:
+        gen = generate(tflite, out_dir, name=MODEL_NAME, **card_kw)
     for key in ("c_files", "include_dirs", "arena_bytes", "macs"):
         if key not in gen:
             raise FirmwareBuildError(f"the code generator's result lacks {key!r} "

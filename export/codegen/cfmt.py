@@ -6,7 +6,8 @@ import re
 
 import numpy as np
 
-__all__ = ["c_array", "c_float", "check_c_identifier", "C_KEYWORDS"]
+__all__ = ["c_array", "c_float", "c_comment", "c_comment_line", "c_string", "check_c_identifier",
+           "C_KEYWORDS"]
 
 C_KEYWORDS = frozenset(
     "auto break case char const continue default do double else enum extern float for goto if "
@@ -14,6 +15,52 @@ C_KEYWORDS = frozenset(
     "union unsigned void volatile while _Bool _Complex _Imaginary main".split()
 )
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Characters a name from the model may keep inside a C comment: no '*' or '/' (no comment
+#: delimiters), no backslash or '?' (no line splices, no trigraphs), no quotes, no control chars.
+_COMMENT_UNSAFE = re.compile(r"[^A-Za-z0-9 _.,:;=+()\[\]<>#@%&|~^!-]")
+
+
+def c_comment(text: str, *, max_chars: int = 96) -> str:
+    """``text`` (a tensor, operator or file name from the model) made safe inside a C comment.
+
+    >>> c_comment("conv/BiasAdd;*/ int injected = 42; /*")
+    'conv_BiasAdd;__ int injected = 42; __'
+    """
+    safe = _COMMENT_UNSAFE.sub("_", str(text))
+    return safe if len(safe) <= max_chars else safe[:max_chars] + "..."
+
+
+def c_comment_line(text: str) -> str:
+    r"""Readable text (a formula, a list of names) made safe as one line of a C block comment:
+    control characters and backslashes (line splices) become '_', '??' (a trigraph under
+    -std=c99) becomes '?_', and '*/' becomes '* /'.
+
+    >>> print(c_comment_line("q = round(x / 0.5) */ bad\\"))
+    q = round(x / 0.5) * / bad_
+    """
+    text = re.sub(r"[\x00-\x1f\x7f\\]", "_", str(text)).replace("??", "?_")
+    while "*/" in text:
+        text = text.replace("*/", "* /")
+    return text
+
+
+def c_string(text: str) -> str:
+    r"""``text`` as a C string literal: quotes and backslashes escaped, '?' escaped (no
+    trigraphs), other characters outside printable ASCII as octal escapes of their UTF-8 bytes.
+
+    >>> print(c_string('C3 "left"??/'))
+    "C3 \"left\"\?\?/"
+    """
+    out = []
+    for byte in str(text).encode("utf-8"):
+        ch = chr(byte)
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 0x20 <= byte < 0x7f:
+            out.append(ch)
+        else:
+            out.append(f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
 
 
 def check_c_identifier(name: str, *, what: str = "name") -> str:

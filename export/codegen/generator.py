@@ -1,13 +1,16 @@
 """``generate_c``: an int8 ``.tflite`` -> ``<name>_model.h`` / ``.c`` for the dlink runtime.
 
-Steps: read the flatbuffer (:mod:`.reader`), check the graph's interface (one int8 input, one int8
-output), fold zero-point PADs into the convolutions they feed (:mod:`.fuse`), plan the
-activation arena (:mod:`.planner`; RESHAPEs alias their input, and the input is read in place
+Steps: read the flatbuffer (:mod:`.reader`), validate the graph (:mod:`.graph_checks`: interface,
+operator order, shapes and element counts, quantisation ranges, requantisation shifts, int32
+accumulators, sizes for the board), fold zero-point PADs into the convolutions they feed
+(:mod:`.fuse`), plan the activation arena (:mod:`.planner`; RESHAPEs alias their input, and the input is read in place
 from the caller's buffer unless ``input_in_arena``), lower every operator in order to a runtime
 call with its precomputed constants (:mod:`.ops`), and render the Jinja2 templates in
 ``export/templates/``. Nothing is skipped: the first operator or option the runtime cannot run
 raises :class:`~.ops.UnsupportedOperatorError`; folded PADs and aliased RESHAPEs stay in the C
-as commented layers.
+as commented layers. Names from the model reach the C only through :func:`.cfmt.c_comment`.
+``generate_c`` writes its three files (atomically) only after all of that, and the TFLite-Micro
+arena measurement (a child process: :func:`.tflm.tflm_arena_bytes_isolated`), succeeded.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import numpy as np
 from dlink import __version__
 from dlink._check import validate_type
 
-from .cfmt import c_array, c_float, check_c_identifier
+from .cfmt import c_array, c_comment, c_comment_line, c_float, check_c_identifier
 from .fuse import fold_pads
+from .graph_checks import DEFAULT_LIMITS, BoardLimits, InvalidModelError, check_graph
 from .lower_fast import dw1d_macs, lower_layer, plan_fast_paths
 from .ops import ALIASING_OPS, LOWERINGS, UnsupportedOperatorError
 from .planner import Buffer, check_plan, plan_arena
+from .quantize import QuantizationRangeError
 from .reader import TfliteGraph, read_tflite
 
 __all__ = ["generate_c", "ModelCode", "build_model_code"]
@@ -71,7 +76,8 @@ class _Context:
 
     def fail(self, op, option: str, detail: str = ""):
         out = self.graph.tensors[op.outputs[0]].name if op.outputs else "?"
-        raise UnsupportedOperatorError(op.opcode, option, op.index, out, detail)
+        raise UnsupportedOperatorError(op.opcode, option, op.index, out, detail,
+                                       file=str(self.graph.path))
 
     def ref(self, tensor) -> str:
         """C expression of a tensor's data: an arena slice or a const array."""
@@ -80,9 +86,10 @@ class _Context:
                 ctype = {"INT8": "int8_t", "INT32": "int32_t"}.get(tensor.dtype)
                 if ctype is None:
                     raise UnsupportedOperatorError("?", f"constant of type {tensor.dtype}", -1,
-                                                   tensor.name)
+                                                   tensor.name, file=str(self.graph.path))
                 sym = f"{self.name}_t{tensor.index}"
-                self._emit_array(ctype, tensor.data, sym, f"constant tensor {tensor.name!r}")
+                self._emit_array(ctype, tensor.data, sym,
+                                 f"constant tensor {tensor.index}: {c_comment(tensor.name)}")
                 self.const_names[tensor.index] = sym
             return self.const_names[tensor.index]
         if tensor.index in self.external:
@@ -201,18 +208,20 @@ def _plan(graph: TfliteGraph, skip: frozenset[int] = frozenset(), *, input_in_ar
 
 def build_model_code(tflite_path: str | Path, *, name: str = "student", fold_pad: bool = True,
                      input_in_arena: bool = False, card: dict | None = None,
-                     fast: bool = True) -> ModelCode:
-    """Read, plan and lower a model; return the rendered sources and figures (writes nothing).
+                     fast: bool = True, limits: BoardLimits = DEFAULT_LIMITS) -> ModelCode:
+    """Read, validate, plan and lower a model; return the rendered sources and figures (writes
+    nothing).
 
     ``fold_pad`` folds zero-point PADs into the convolution they feed (:mod:`.fuse`);
     ``input_in_arena`` copies the input into the arena instead of reading the caller's buffer;
     ``card`` (the run's model card, :mod:`dlink.export.model_card`) goes into the header as
     comments and ``#define``s; ``fast`` picks the fast-path kernels, folds TRANSPOSEs and fuses
     depthwise chains where they apply (:mod:`.lower_fast`); False lowers every layer to its
-    generic kernel."""
+    generic kernel; ``limits`` is the board memory the model must fit
+    (:class:`.graph_checks.BoardLimits`)."""
     check_c_identifier(name, what="model name")
     return _build_from_graph(read_tflite(tflite_path), name, fold_pad=fold_pad,
-                             input_in_arena=input_in_arena, card=card, fast=fast)
+                             input_in_arena=input_in_arena, card=card, fast=fast, limits=limits)
 
 
 _FOLD_REASONS = {
@@ -224,20 +233,9 @@ _FOLD_REASONS = {
 
 def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
                       input_in_arena: bool = False, card: dict | None = None,
-                      fast: bool = True) -> ModelCode:
-    if graph.n_subgraphs != 1:
-        raise UnsupportedOperatorError("MODEL", f"{graph.n_subgraphs} subgraphs", -1,
-                                       str(graph.path), "control flow is not supported")
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise UnsupportedOperatorError(
-            "MODEL", f"{len(graph.inputs)} inputs / {len(graph.outputs)} outputs", -1,
-            str(graph.path), "the generated API takes one input and one output tensor")
+                      fast: bool = True, limits: BoardLimits = DEFAULT_LIMITS) -> ModelCode:
+    check_graph(graph, limits=limits)  # before anything else touches the graph
     tin, tout = graph.tensors[graph.inputs[0]], graph.tensors[graph.outputs[0]]
-    for role, t in (("input", tin), ("output", tout)):
-        if t.dtype != "INT8":
-            raise UnsupportedOperatorError(
-                "MODEL", f"{role} type {t.dtype}", -1, t.name,
-                "export a full-integer model (inference_input_type/output_type = int8)")
     fused, folded, plans, scratch = {}, {}, {}, {}
     original = graph
     if fold_pad:
@@ -258,23 +256,31 @@ def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
             why = _FOLD_REASONS.get(op.opcode, "computed channel by channel with it, so its "
                                     "input is never stored")
             layers.append({"index": op.index, "opcode": op.opcode, "call": None,
-                           "tensor": out.name.replace("*/", "* /"), "shape": list(out.shape),
+                           "tensor": c_comment(out.name), "shape": list(out.shape),
                            "folded_into": folded[op.index], "why": why, "macs": own})
             continue
         if op.opcode not in LOWERINGS:
             ctx.fail(op, "operator")
-        call, op_macs = lower_layer(ctx, op)
+        try:
+            call, op_macs = lower_layer(ctx, op)
+        except QuantizationRangeError as e:  # graph_checks bounds these first: a safety net
+            raise InvalidModelError(graph.path, str(e), layer=op.index, opcode=op.opcode) from None
         macs += int(op_macs)
         out = original.tensors[original.operators[op.index].outputs[0]]
         layers.append({"index": op.index, "opcode": op.opcode,
-                       "tensor": out.name.replace("*/", "* /"),
+                       "tensor": c_comment(out.name),
                        "call": call, "shape": list(out.shape), "folded_into": None,
                        "macs": int(op_macs)})
+    if arena_bytes > limits.ram_bytes or ctx.data_bytes > limits.flash_bytes:
+        raise InvalidModelError(
+            graph.path, f"the generated model needs an activation arena of {arena_bytes} bytes "
+            f"and {ctx.data_bytes} bytes of constants; {limits.board} has {limits.ram_bytes} "
+            f"bytes of RAM and {limits.flash_bytes} bytes of flash")
     sha = hashlib.sha256(graph.model_bytes).hexdigest()
     upper = name.upper()
     info = {
         "name": name, "NAME": upper, "version": __version__, "sha256": sha,
-        "model_file": graph.path.name, "arena_bytes": max(arena_bytes, ALIGNMENT_BYTES),
+        "model_file": c_comment(graph.path.name), "arena_bytes": max(arena_bytes, ALIGNMENT_BYTES),
         "input_bytes": tin.n_elements, "output_bytes": tout.n_elements, "macs": macs,
         "input_offset": offsets.get(tin.index), "output_offset": offsets[tout.index],
         "input_in_arena": tin.index not in external,
@@ -304,7 +310,7 @@ def _build_from_graph(graph: TfliteGraph, name: str, *, fold_pad: bool = True,
 
 def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "student",
                fold_pad: bool = True, input_in_arena: bool = False, card: dict | None = None,
-               fast: bool = True) -> dict:
+               fast: bool = True, limits: BoardLimits | None = None) -> dict:
     """Write ``<name>_model.h`` and ``<name>_model.c`` for ``tflite_path`` into ``out_dir``.
 
     Parameters
@@ -328,6 +334,8 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
         Run layers on the fast-path kernels where they apply (prepared constants, folded
         TRANSPOSEs, fused depthwise chains; bit-identical, see :mod:`.lower_fast`); False:
         every layer on its operator's generic kernel.
+    limits : BoardLimits | None
+        RAM and flash the model must fit; None: the largest supported board.
 
     Returns
     -------
@@ -342,22 +350,26 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
     Raises
     ------
     UnsupportedOperatorError
-        For any operator or option the runtime does not implement (names op, option, layer).
+        For any operator or option the runtime does not implement (names file, op, option,
+        layer).
+    ModelFormatError
+        For a file that is not a readable TFLite flatbuffer, and (as its subclass
+        :class:`~.graph_checks.InvalidModelError`) for a graph the C could not run safely; the
+        message names the file, the layer or tensor and the reason. Nothing is written then.
     """
-    from dlink.io import atomic_write_bytes
+    from dlink.io import atomic_write_bytes, atomic_write_json
 
     from dlink.firmware import runtime_sources
 
     validate_type("out_dir", out_dir, (str, Path))
     code = build_model_code(tflite_path, name=name, fold_pad=fold_pad,
-                            input_in_arena=input_in_arena, card=card, fast=fast)
+                            input_in_arena=input_in_arena, card=card, fast=fast,
+                            limits=limits or DEFAULT_LIMITS)
+    rt_c, rt_inc = runtime_sources("ref")
+    tflm = _tflm_arena_or_none(tflite_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     header, source = out_dir / f"{name}_model.h", out_dir / f"{name}_model.c"
-    atomic_write_bytes(header, code.header.encode())
-    atomic_write_bytes(source, code.source.encode())
-    rt_c, rt_inc = runtime_sources("ref")
-    tflm = _tflm_arena_or_none(tflite_path)
     report = {
         "name": name, "model_sha256": code.sha256, "ops": code.ops,
         "folded_pads": code.folded_pads, "input_in_arena": code.input_in_arena,
@@ -368,8 +380,9 @@ def generate_c(tflite_path: str | Path, out_dir: str | Path, *, name: str = "stu
         "input_bytes": code.info["input_bytes"], "output_bytes": code.info["output_bytes"],
         "layers": layer_table(code.info["layers"]),
     }
-    from dlink.io import atomic_write_json
-
+    # everything succeeded: write the three files (each atomically)
+    atomic_write_bytes(header, code.header.encode())
+    atomic_write_bytes(source, code.source.encode())
     atomic_write_json(out_dir / f"{name}_model.json", report)
     logger.info("generated %s (%d ops, arena %d bytes, %d MACs)", source, len(code.ops),
                 code.arena_bytes, code.macs)
@@ -391,7 +404,9 @@ def _card_info(card: dict | None) -> dict:
         return {"card_lines": [], "card_defines": []}
     from ..model_card import c_defines, c_header_lines
 
-    return {"card_lines": c_header_lines(card), "card_defines": c_defines(card)}
+    # names from the data (channels, classes, dataset) reach the header comment sanitised
+    return {"card_lines": [c_comment_line(ln) for ln in c_header_lines(card)],
+            "card_defines": c_defines(card)}
 
 
 def layer_table(layers: list[dict]) -> list[dict]:
@@ -411,11 +426,14 @@ def layer_table(layers: list[dict]) -> list[dict]:
 
 
 def _tflm_arena_or_none(tflite_path) -> dict | None:
-    """TFLite-Micro's arena for the same model ({"total", "head", "tail"}), None if unavailable."""
-    try:
-        from .tflm import tflm_arena_bytes
+    """TFLite-Micro's arena for the same model ({"total", "head", "tail"}), None if unavailable.
 
-        return tflm_arena_bytes(tflite_path)
-    except Exception as e:  # the reference interpreter is optional for generation
-        logger.warning("could not measure the TFLite-Micro arena for %s: %s", tflite_path, e)
+    The interpreter runs in a child process: a model that crashes it (or a missing wheel) costs
+    this figure and a warning naming the model, never the generator's process."""
+    from .tflm import TflmChildError, tflm_arena_bytes_isolated
+
+    try:
+        return tflm_arena_bytes_isolated(tflite_path)
+    except TflmChildError as e:  # the reference interpreter is optional for generation
+        logger.warning("could not measure the TFLite-Micro arena: %s", e)
         return None

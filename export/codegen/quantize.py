@@ -13,11 +13,20 @@ import math
 import numpy as np
 
 __all__ = [
-    "quantize_multiplier", "activation_range", "round_half_away", "softmax_params",
+    "QuantizationRangeError", "MAX_SHIFT", "quantize_multiplier", "activation_range", "round_half_away", "softmax_params",
     "mean_params", "add_params", "quantize_float",
 ]
 
 INT8_MIN, INT8_MAX = -128, 127
+#: Largest left shift a (multiplier, shift) pair may carry into the kernels (dlk_mbqm shifts the
+#: int32 input left by it before the high multiply; 31 or more overflows). TFLite's own
+#: QuantizeMultiplier saturates at 30 as well.
+MAX_SHIFT = 30
+
+
+class QuantizationRangeError(ValueError):
+    """A requantisation multiplier outside what the int8 kernels can apply (non-finite, or a
+    left shift above :data:`MAX_SHIFT`): the model's scales are implausible."""
 
 
 def round_half_away(x: float) -> int:
@@ -25,12 +34,17 @@ def round_half_away(x: float) -> int:
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
-def quantize_multiplier(real: float) -> tuple[int, int]:
+def quantize_multiplier(real: float, *, max_shift: int = MAX_SHIFT) -> tuple[int, int]:
     """TFLite QuantizeMultiplier: ``real ~= m * 2**(shift - 31)``, ``m`` in [2**30, 2**31).
+
+    Raises :class:`QuantizationRangeError` when ``real`` is not finite or needs a shift above
+    ``max_shift`` (tiny multipliers flush to (0, 0) as in TFLite).
 
     >>> quantize_multiplier(0.5)
     (1073741824, 0)
     """
+    if not math.isfinite(real):
+        raise QuantizationRangeError(f"requantisation multiplier {real!r} is not finite")
     if real == 0.0:
         return 0, 0
     q, shift = math.frexp(real)
@@ -40,6 +54,10 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         shift, q_fixed = 0, 0
+    if shift > max_shift:
+        raise QuantizationRangeError(
+            f"requantisation multiplier {real:.6g} needs a left shift of {shift} bits; the int8 "
+            f"kernels allow at most {max_shift}")
     return int(q_fixed), int(shift)
 
 
@@ -68,9 +86,10 @@ def softmax_params(beta: float, input_scale: float) -> tuple[int, int, int]:
     integer_bits = 5
     real = min(float(np.float32(beta)) * float(np.float32(input_scale)) *
                float(1 << (31 - integer_bits)), float((1 << 31) - 1))
-    multiplier, left_shift = quantize_multiplier(real)
+    multiplier, left_shift = quantize_multiplier(real, max_shift=31)  # real <= 2^31 - 1
     if left_shift < 0:
-        raise ValueError(f"softmax input scale {input_scale} gives a negative left shift")
+        raise QuantizationRangeError(
+            f"softmax beta {beta} x input scale {input_scale} gives a negative left shift")
     radius = math.floor(
         1.0 * ((1 << integer_bits) - 1) * float(1 << (31 - integer_bits)) / float(1 << left_shift)
     )

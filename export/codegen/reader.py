@@ -92,12 +92,17 @@ class TfliteGraph:
 def read_tflite(path: str | Path) -> TfliteGraph:
     """Parse ``path`` (a ``.tflite`` file) into a :class:`TfliteGraph`.
 
+    Only the bytes are checked here (a readable flatbuffer whose constant data fit their shapes);
+    whether the graph makes sense is :func:`.graph_checks.check_graph`'s job.
+
     Raises
     ------
     FileNotFoundError
         When the file is missing.
     ModelFormatError
-        When it is not a TFLite flatbuffer (wrong identifier) or has no subgraph.
+        When it is not a TFLite flatbuffer (wrong identifier), is truncated or corrupted (a
+        table, vector or string that points outside the file), has no subgraph, or holds
+        constant data that do not fit their tensor's shape. The message names the file.
     """
     path = check_file(path, what="TFLite model", fix="Run `dlink export RUN` first.")
     raw = path.read_bytes()
@@ -107,14 +112,40 @@ def read_tflite(path: str | Path) -> TfliteGraph:
             f"bytes 4..8, found {raw[4:8]!r}."
         )
     schema = _schema()
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(raw, 0))
+    try:  # the flatbuffer runtime raises whatever it meets on offsets outside the buffer
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(raw, 0))
+    except Exception as e:  # noqa: BLE001 - any failure here means corrupted bytes
+        raise ModelFormatError(
+            f"{str(path)!r} is a truncated or corrupted TFLite flatbuffer ({len(raw)} bytes): "
+            f"decoding it failed with {type(e).__name__}: {e}. Re-export it with "
+            f"`dlink export RUN`.") from None
     if not model.subgraphs:
         raise ModelFormatError(f"{str(path)!r} has no subgraph.")
+    try:
+        return _graph(path, raw, model, schema)
+    except ModelFormatError:
+        raise
+    except Exception as e:  # noqa: BLE001 - fields of impossible types or sizes
+        raise ModelFormatError(
+            f"{str(path)!r} is a corrupted TFLite flatbuffer: reading its first subgraph failed "
+            f"with {type(e).__name__}: {e}.") from None
+
+
+def _text(value) -> str:
+    """A flatbuffer string as text (invalid UTF-8 replaced: names only reach C sanitised)."""
+    if value is None:
+        return ""
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _graph(path: Path, raw: bytes, model, schema) -> TfliteGraph:
     type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     graph = model.subgraphs[0]
+    buffers = model.buffers or []
+    codes = model.operatorCodes or []
     tensors = []
-    for i, t in enumerate(graph.tensors):
+    for i, t in enumerate(graph.tensors or []):
         dtype = type_names.get(t.type, f"TYPE{t.type}")
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
         q = t.quantization
@@ -123,34 +154,51 @@ def read_tflite(path: str | Path) -> TfliteGraph:
             q.zeroPoint if q is not None and q.zeroPoint is not None else [], np.int64
         )
         qdim = int(q.quantizedDimension) if q is not None else 0
+        name = _text(t.name)
         data = None
-        buf = model.buffers[t.buffer] if t.buffer < len(model.buffers) else None
+        buf = buffers[t.buffer] if 0 <= t.buffer < len(buffers) else None
+        chunk = None
         if buf is not None and buf.data is not None and len(buf.data) > 0:
+            chunk = bytes(bytearray(buf.data))
+        elif buf is not None and getattr(buf, "offset", 0) and buf.offset > 1:
+            if buf.offset + buf.size > len(raw):
+                raise ModelFormatError(
+                    f"{str(path)!r}: the data of constant tensor {i} ({name!r}) lie at bytes "
+                    f"{buf.offset}..{buf.offset + buf.size}, past the end of the file "
+                    f"({len(raw)} bytes): it is truncated.")
+            chunk = raw[buf.offset:buf.offset + buf.size]
+        if chunk is not None:
             np_type = _NUMPY_TYPES.get(dtype)
             if np_type is None:
                 raise ModelFormatError(
-                    f"{str(path)!r}: constant tensor {i} ({t.name!r}) has type {dtype}, which the "
+                    f"{str(path)!r}: constant tensor {i} ({name!r}) has type {dtype}, which the "
                     "code generator cannot read."
                 )
-            data = np.frombuffer(bytes(bytearray(buf.data)), dtype=np_type).reshape(shape)
-        elif buf is not None and getattr(buf, "offset", 0) and buf.offset > 1:
-            np_type = _NUMPY_TYPES[dtype]
-            chunk = raw[buf.offset:buf.offset + buf.size]
+            item = np.dtype(np_type).itemsize
+            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            if min(shape, default=1) < 0 or len(chunk) != count * item:
+                raise ModelFormatError(
+                    f"{str(path)!r}: constant tensor {i} ({name!r}) holds {len(chunk)} bytes, "
+                    f"but shape {list(shape)} of type {dtype} needs {count * item}.")
             data = np.frombuffer(chunk, dtype=np_type).reshape(shape)
-        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
         tensors.append(TfliteTensor(i, name, shape, dtype, scales, zps, qdim, data))
     operators = []
     for i, op in enumerate(graph.operators or []):
-        code = model.operatorCodes[op.opcodeIndex]
+        if not 0 <= op.opcodeIndex < len(codes):
+            raise ModelFormatError(
+                f"{str(path)!r}: operator {i} uses operator code {op.opcodeIndex}, but the model "
+                f"defines {len(codes)} codes.")
+        code = codes[op.opcodeIndex]
         builtin = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
         opcode = op_names.get(builtin, f"BUILTIN_{builtin}")
         if opcode == "CUSTOM":
-            cname = code.customCode
-            cname = cname.decode() if isinstance(cname, bytes) else cname
-            opcode = f"CUSTOM:{cname}"
+            opcode = f"CUSTOM:{_text(code.customCode)}"
         operators.append(
-            TfliteOperator(i, opcode, op.builtinOptions, [int(x) for x in op.inputs],
-                           [int(x) for x in op.outputs])
+            TfliteOperator(i, opcode, op.builtinOptions,
+                           [int(x) for x in (op.inputs if op.inputs is not None else [])],
+                           [int(x) for x in (op.outputs if op.outputs is not None else [])])
         )
-    return TfliteGraph(path, tensors, operators, [int(x) for x in graph.inputs],
-                       [int(x) for x in graph.outputs], len(model.subgraphs), raw)
+    return TfliteGraph(path, tensors, operators,
+                       [int(x) for x in (graph.inputs if graph.inputs is not None else [])],
+                       [int(x) for x in (graph.outputs if graph.outputs is not None else [])],
+                       len(model.subgraphs), raw)

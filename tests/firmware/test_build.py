@@ -67,8 +67,9 @@ def test_too_big_is_one_error_line_from_the_cli(tmp_path, capsys, monkeypatch):
     import dlink.firmware.build as build_mod
 
     make_standin_run(tmp_path / "run")
+    big = make_standin_generator(big_const_bytes=1280 * 1024)
     monkeypatch.setattr(build_mod, "_default_generate",
-                        make_standin_generator(big_const_bytes=1280 * 1024))
+                        lambda tflite, out, *, name, board=None: big(tflite, out, name=name))
     monkeypatch.setattr(build_mod, "_default_runtime", no_runtime)
     rc = main(["firmware", "build", str(tmp_path / "run"), "--board", "nrf52840"])
     err = capsys.readouterr().err
@@ -190,3 +191,40 @@ def test_app_and_board_sources_are_warning_free(tmp_path, board):
          *(f"-I{d}" for d in include_dirs), f"-I{tmp_path}", "-c", str(c_files[0]),
          "-o", str(tmp_path / "deploy.o")], capture_output=True, text=True)
     assert deploy.returncode == 0, deploy.stderr
+
+
+def test_a_swapped_or_corrupted_model_is_refused_naming_file_and_command(tmp_path):
+    """The export stamp's hash of each file is checked: a .tflite replaced after export never
+    reaches the firmware."""
+    from dlink.firmware.build import build_firmware
+    from dlink.rundir import StageError
+
+    run = make_standin_run(tmp_path / "r")
+    tfl = run.export_dir / "student.int8.tflite"
+    tfl.write_bytes(tfl.read_bytes()[:-1] + b"!")
+    with pytest.raises(StageError, match=r"student\.int8\.tflite' changed since the 'export' stage "
+                                         r"wrote it.*Run `dlink export .*` again"):
+        build_firmware(run.path, "mps2-an386", generate=make_standin_generator(),
+                       runtime=no_runtime)
+
+
+def test_a_failed_build_leaves_no_stamp_so_flash_refuses(tmp_path):
+    """A build that dies after generating C (here: the compiler rejects it) leaves no firmware
+    stamp: `dlink flash` refuses the half-updated folder instead of running the old app."""
+    from dlink.firmware.build import FirmwareBuildError, build_firmware
+    from dlink.firmware.flash import flash
+    from dlink.rundir import StageError
+
+    run = tmp_path / "r"
+    build_standin(run, "mps2-an386")
+    good = make_standin_generator()
+
+    def broken(tflite_path, out_dir, *, name="student"):
+        result = good(tflite_path, out_dir, name=name)
+        (out_dir / f"{name}_model.c").write_text("this is not C\n")
+        return result
+
+    with pytest.raises(FirmwareBuildError):
+        build_firmware(run, "mps2-an386", generate=broken, runtime=no_runtime)
+    with pytest.raises(StageError, match=r"has not been built|has not been run"):
+        flash(run, "mps2-an386")
