@@ -24,6 +24,17 @@ class StudentConfig:
     max_params: int = 100_000
     max_macs: int = 10_000_000
 
+    def validate(self) -> None:
+        """Option names and value types against the architecture's signature (read from its
+        source, so checking a config imports no torch); the values themselves are checked by
+        building the student, which ``dlink distill`` does before any training."""
+        from .students.options import check_options
+
+        check_options(self.arch, self.options)
+        for name in ("max_params", "max_macs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"student.{name} must be >= 1, got {getattr(self, name)!r}.")
+
 
 @dataclass
 class DistillConfig:
@@ -66,6 +77,11 @@ class DistillConfig:
     def validate(self) -> None:
         if self.top_k is not None and self.top_k < 1:
             raise ValueError(f"distill.top_k must be >= 1 or null, got {self.top_k!r}.")
+        if self.router_hidden < 1:
+            raise ValueError(f"distill.router_hidden must be >= 1, got {self.router_hidden!r}.")
+        if self.spectral_windows is not None and self.spectral_windows < 1:
+            raise ValueError(f"distill.spectral_windows must be >= 1 or null, got "
+                             f"{self.spectral_windows!r}.")
         if self.temperature <= 0:
             raise ValueError(f"distill.temperature must be > 0, got {self.temperature!r}.")
         for name in ("w_ce", "w_kd", "w_feature", "w_spectral_mag", "w_spectral_phase",
@@ -100,3 +116,12 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)!r}.")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr!r}.")
+        if self.weight_decay < 0:
+            raise ValueError(f"train.weight_decay must be >= 0, got {self.weight_decay!r}.")
+        if self.patience < 1:
+            raise ValueError(f"train.patience (epochs without improvement before stopping) must "
+                             f"be >= 1, got {self.patience!r}.")
+        for name in ("max_steps_per_epoch", "baseline_epochs"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ValueError(f"train.{name} must be >= 1 or null, got {v!r}.")

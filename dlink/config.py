@@ -1,7 +1,13 @@
 """Configuration: YAML files in ``configs/``, validated on load against dataclasses.
 
-An unknown or mistyped key is an error naming the key, the section and the file (with a
-"did you mean" hint); a value of the wrong type names the expected type. Each stage owns its
+Everything is checked when the file is read, before any stage starts work: an unknown or
+mistyped key is an error naming the key, the section and the file (with a "did you mean" hint);
+a value of the wrong type names the expected type; a number that is not finite (``.nan``,
+``.inf``) is refused; each section's ``validate()`` refuses values that make no sense (negative
+steps, patience or weight decay, ...). An empty file, or one that is not UTF-8 text, is an error
+naming the file. Fields marked ``metadata={"path": True}`` hold file system paths: ``~`` is
+expanded and a relative path is taken relative to the config file's folder (not the working
+directory); the resolved, absolute path is what the run's config.yaml records. Each stage owns its
 section's dataclass (``dlink.data.config``, ``dlink.distill.config``, ``dlink.export.config``,
 ``dlink.bench.config``); this module only assembles them and does the checking.
 """
@@ -9,6 +15,8 @@ section's dataclass (``dlink.data.config``, ``dlink.distill.config``, ``dlink.ex
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import types
 import typing
 from pathlib import Path
@@ -43,15 +51,42 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Config file {str(path)!r} does not exist. See configs/ for examples.")
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); save the "
+            f"config as UTF-8 YAML.") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if data is None or data == {}:
+        raise ConfigError(
+            f"{path}: the config is empty. A run needs at least its data section; start from "
+            f"configs/demo.yaml (every key left out takes its default).")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}.")
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
-    return from_mapping(_root_cls(), data, file=str(path))
+    cfg = from_mapping(_root_cls(), data, file=str(path))
+    resolve_paths(cfg, base_dir=path.parent)
+    return cfg
+
+
+def resolve_paths(cfg: Any, *, base_dir: str | Path) -> Any:
+    """Expand ``~`` and make every relative path field (``metadata={"path": True}``) absolute
+    against ``base_dir`` (the config file's folder), in place; returns ``cfg``."""
+    base = Path(base_dir).resolve()
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            resolve_paths(value, base_dir=base)
+        elif f.metadata.get("path") and isinstance(value, str) and value:
+            p = Path(os.path.expanduser(value))
+            setattr(cfg, f.name, str(p if p.is_absolute() else Path(os.path.normpath(base / p))))
+    return cfg
 
 
 def config_from_dict(data: dict[str, Any], *, file: str = "<dict>"):
@@ -143,6 +178,8 @@ def _coerce(tp: Any, value: Any, *, file: str, key: str, choices=None) -> Any:
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{file}: {key!r} must be a finite number, got {value!r}.")
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"{file}: {key!r} must be true or false, got {value!r}.")
     if tp is int and isinstance(value, bool):

@@ -62,3 +62,84 @@ def test_a_rate_the_teachers_cannot_take_is_refused_when_the_config_loads(tmp_pa
     with pytest.raises(ConfigError, match=r"data.sfreq_hz=250: the teachers \(labram\) take 200 Hz EEG.*"
                                           r"Set data.sfreq_hz: 200; recordings at any other rate"):
         load_config(p)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "{}\n"])
+def test_an_empty_config_is_an_error_naming_the_file(tmp_path, text):
+    p = tmp_path / "empty.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=r"empty\.yaml: the config is empty.*configs/demo\.yaml"):
+        load_config(p)
+
+
+def test_a_config_that_is_not_utf8_names_the_file(tmp_path):
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes("name: d\xe9mo\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.yaml: not UTF-8 text \(byte 0xe9 at offset 7\)"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("train", "max_steps_per_epoch", -5, r"train\.max_steps_per_epoch must be >= 1 or null"),
+    ("train", "patience", -1, r"train\.patience .* must be >= 1"),
+    ("train", "patience", 0, r"train\.patience .* must be >= 1"),
+    ("train", "weight_decay", -1.0, r"train\.weight_decay must be >= 0"),
+    ("train", "lr", float("nan"), r"'train\.lr' must be a finite number, got nan"),
+    ("train", "lr", float("inf"), r"'train\.lr' must be a finite number"),
+    ("train", "epochs", -1, r"train\.epochs must be >= 1"),
+    ("teacher", "lr", float("nan"), r"'teacher\.lr' must be a finite number"),
+    ("teacher", "weight_decay", -1.0, r"teacher\.weight_decay must be >= 0"),
+    ("teacher", "patience", -1, r"teacher\.patience .* must be >= 1"),
+    ("teacher", "label_smoothing", 1.5, r"teacher\.label_smoothing must be in \[0, 1\)"),
+    ("teacher", "min_lr", 1.0, r"teacher\.min_lr must be >= 0 and <= teacher\.lr"),
+    ("distill", "temperature", float("nan"), r"'distill\.temperature' must be a finite number"),
+    ("student", "options", {"widht": 8}, r"student\.options: unknown option 'widht'.*Accepted:"),
+    ("student", "options", {"mimic_width": "wide"}, r"student\.options\.mimic_width must be int"),
+    ("student", "max_params", 0, r"student\.max_params must be >= 1"),
+    ("data", "notch_hz", -50.0, r"data\.notch_hz must be between 0 and the Nyquist"),
+])
+def test_nonsense_values_are_refused_naming_file_and_key(tmp_path, section, key, value, message):
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump({"data": {"name": "synthetic"}, section: {key: value}}))
+    with pytest.raises(ConfigError, match=r"bad\.yaml: .*" + message):
+        load_config(p)
+
+
+def test_an_override_is_checked_like_the_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump({"data": {"name": "synthetic"}}))
+    with pytest.raises(ConfigError, match=r"c\.yaml: .*train\.epochs must be >= 1"):
+        load_config(p, overrides={"train.epochs": 0})
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path, monkeypatch):
+    folder = tmp_path / "configs dir"
+    folder.mkdir()
+    p = folder / "real.yaml"
+    p.write_text(yaml.safe_dump({"data": {"name": "eegmmidb", "path": "../eeg data",
+                                          "cache_dir": "cache"},
+                                 "teacher": {"checkpoint": "~/weights/labram-base.pth"}}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the working directory must not matter
+    cfg = load_config(p)
+    assert cfg.data.path == str(tmp_path / "eeg data")
+    assert cfg.data.cache_dir == str(folder / "cache")
+    assert cfg.teacher.checkpoint == str(Path("~/weights/labram-base.pth").expanduser())
+    saved = save_config(cfg, tmp_path / "run" / "config.yaml")
+    recorded = yaml.safe_load(saved.read_text())
+    assert recorded["data"]["path"] == str(tmp_path / "eeg data")  # config.yaml records it resolved
+    assert load_config(saved) == cfg
+
+
+def test_loading_a_config_imports_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump({"data": {"name": "synthetic"},
+                                 "student": {"options": {"mimic_width": 4}}}))
+    code = ("import sys; from dlink.config import load_config; "
+            f"load_config({str(p)!r}); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr

@@ -20,7 +20,7 @@ class TeacherConfig:
     dim_feedforward: int | None = None
     #: Pretrained checkpoint passed in by the user (never downloaded): LaBraM's labram-base.pth
     #: or CBraMod's pretrained_weights.pth, loaded as the official code loads them.
-    checkpoint: str | None = None
+    checkpoint: str | None = field(default=None, metadata={"path": True})
     #: Classification head: "mean" (mean-pooled tokens + linear) or "flatten" (official).
     head: str = field(default="mean", metadata={"choices": ("mean", "flatten")})
     #: Stochastic depth rate (LaBraM fine-tuning uses 0.1).
@@ -63,3 +63,23 @@ class TeacherConfig:
             raise ValueError(f"teacher.layer_decay must be in (0, 1], got {self.layer_decay!r}.")
         if self.lr <= 0:
             raise ValueError(f"teacher.lr must be > 0, got {self.lr!r}.")
+        if not 0 <= self.min_lr <= self.lr:
+            raise ValueError(f"teacher.min_lr must be >= 0 and <= teacher.lr ({self.lr!r}), got "
+                             f"{self.min_lr!r}.")
+        for name in ("warmup_epochs", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"teacher.{name} must be >= 0, got {getattr(self, name)!r}.")
+        if self.patience < 1:
+            raise ValueError(f"teacher.patience (epochs without improvement before stopping) must "
+                             f"be >= 1, got {self.patience!r}.")
+        for name in ("drop_path", "label_smoothing"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"teacher.{name} must be in [0, 1), got {getattr(self, name)!r}.")
+        if self.head_init_scale <= 0:
+            raise ValueError(f"teacher.head_init_scale must be > 0, got {self.head_init_scale!r}.")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"teacher.num_threads must be >= 1 or null, got {self.num_threads!r}.")
+        for name in ("finetune_split", "val_split"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"teacher.{name} must name a split (e.g. 'pool', 'val'), got "
+                                 f"{getattr(self, name)!r}.")

@@ -55,8 +55,9 @@ class DataConfig:
     name: str = field(default="synthetic", metadata={"choices": DATASETS})
     #: Local data root (MNE data-folder layout for eegmmidb, e.g. ../shared/data; folder of the
     #: A0xT.gdf/A0xE.gdf + A0xE.mat files for bci2a; TUH EDF tree for tuev/tuab). None: the
-    #: MNE/MOABB fetchers (network) for eegmmidb/bci2a.
-    path: str | None = None
+    #: MNE/MOABB fetchers (network) for eegmmidb/bci2a. A relative path is relative to the config
+    #: file (config.yaml records it resolved).
+    path: str | None = field(default=None, metadata={"path": True})
     #: Target sampling rate after resampling (the FMs use 200 Hz).
     sfreq_hz: float = 200.0
     #: Window length in whole seconds (None: the dataset's default: 4 for motor imagery,
@@ -119,7 +120,7 @@ class DataConfig:
     #: leak and refused; true accepts them (the count is still reported).
     allow_shared_windows: bool = False
     #: On-disk cache of preprocessed windows (None: $DLINK_CACHE_DIR or ~/.cache/dlink/data).
-    cache_dir: str | None = None
+    cache_dir: str | None = field(default=None, metadata={"path": True})
     #: "zero_phase": MNE's zero-phase FIR notch/band-pass and resampling (offline only).
     #: "causal": the streaming front end of data.causal (what the board computes), applied to the
     #: continuous recording before windowing; the firmware's generated front end does the same.
@@ -141,6 +142,12 @@ class DataConfig:
                              f"data.sfreq_hz={self.sfreq_hz!r}; use at most {self.sfreq_hz / 2:g}.")
         if self.n_classes < 2:
             raise ValueError(f"data.n_classes must be >= 2, got {self.n_classes!r}.")
+        if self.notch_hz is not None and not 0 < self.notch_hz < self.sfreq_hz / 2:
+            raise ValueError(f"data.notch_hz must be between 0 and the Nyquist frequency "
+                             f"{self.sfreq_hz / 2:g} Hz (or null), got {self.notch_hz!r}.")
+        if self.max_windows_per_recording is not None and self.max_windows_per_recording < 1:
+            raise ValueError(f"data.max_windows_per_recording must be >= 1 or null, got "
+                             f"{self.max_windows_per_recording!r}.")
         spec = self.split_spec()
         if self.subjects is not None and (not spec.within or not self.subjects):
             raise ValueError(f"data.subjects={self.subjects!r} is for within-subject splits (data.splits "
