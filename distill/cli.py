@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, metavar="<n>",
                         help="override train.epochs")
     parser.add_argument("--fresh", action="store_true",
-                        help="start the student's training over instead of resuming it")
+                        help="start the trainings over (student, baselines, an unfinished "
+                             "teacher fine-tuning) instead of resuming them; the fix for a "
+                             "truncated or corrupted training checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides)
     if args.fresh:
         clear_checkpoints(RunDir(args.run))
-    m = distill_run(cfg, args.run, teacher_path=args.teacher, verbose=args.verbose)
+    m = distill_run(cfg, args.run, teacher_path=args.teacher, verbose=args.verbose,
+                    config_file=str(args.config))
     s, t = m["student"], m["teacher"]
     summary = {
         "student": {k: s.get(k) for k in ("balanced_accuracy", "kappa", "f1_weighted", "params", "macs")},

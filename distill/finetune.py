@@ -182,8 +182,11 @@ def finetune_teacher(teacher: nn.Module, train: Any, val: Any, *, cfg, seed: int
     state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0,
              "best_state": None, "finished": False}
     if ckpt_path is not None and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ck.get("fingerprint") != fp:
+        from dlink.io import load_torch_file
+
+        ck = load_torch_file(ckpt_path, what="teacher fine-tuning checkpoint", fix=(
+            "Run the same command with --fresh to start the fine-tuning over."))
+        if not isinstance(ck, dict) or ck.get("fingerprint") != fp:
             log.warning("ignoring %s: it belongs to another fine-tuning setup", ckpt_path)
         else:
             teacher.load_state_dict(ck["model"])
@@ -252,6 +255,10 @@ def finetune_teacher(teacher: nn.Module, train: Any, val: Any, *, cfg, seed: int
     log.info("teacher fine-tuning: best val balanced accuracy %.3f at epoch %d (%.0f s in this call)",
              state["best_score"], state["best_epoch"], time.perf_counter() - t_start)
     return teacher.eval(), history
+
+
+#: History entries that are wall-clock times (kept out of teacher.pt, written to the stamp).
+WALL_CLOCK_KEYS = ("epoch_s", "train_s")
 
 
 def select_split(splits: dict, spec: str, *, fallback: str = "train"):
@@ -324,6 +331,7 @@ def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = N
     from .teachers import build_teacher, save_teacher_file
 
     run = RunDir(run_dir).mkdir()
+    run.invalidate("teacher")
     if cfg.teacher.num_threads:
         torch.set_num_threads(cfg.teacher.num_threads)
     splits = load_dataset(cfg.data, verbose=verbose)
@@ -352,10 +360,13 @@ def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = N
     from .honesty import teacher_init
 
     metrics["init"] = teacher_init(cfg.teacher.checkpoint)  # travels with teacher.pt
+    # wall-clock times stay out of teacher.pt (the same inputs give the same bytes): to the stamp
+    timing = {k: history[k] for k in WALL_CLOCK_KEYS if k in history}
     save_teacher_file(run.teacher, teacher, class_names=fit.class_names, metrics=_plain(metrics),
-                      history=_plain(history))
+                      history=_plain({k: v for k, v in history.items() if k not in timing}))
     inputs = [p for p in (config_path, cfg.teacher.checkpoint) if p and Path(p).is_file()]
     run.write_stamp("teacher", inputs=[Path(p).resolve() for p in inputs], outputs=[run.teacher],
                     extra={"val_balanced_accuracy": metrics.get("val", {}).get("balanced_accuracy"),
-                           "test_balanced_accuracy": metrics.get("test", {}).get("balanced_accuracy")})
+                           "test_balanced_accuracy": metrics.get("test", {}).get("balanced_accuracy"),
+                           **_plain(timing)})
     return teacher, {"teacher": str(run.teacher), "metrics": metrics, "history": history}

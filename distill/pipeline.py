@@ -61,9 +61,10 @@ def prepare_teacher(cfg, run, *, teacher_path: str | Path | None = None, verbose
         saved = json.loads(key_file.read_text())
         if saved.get("key") == key and saved.get("sha256") == sha256_file(run.teacher):
             log.info("reusing %s (fine-tuned for this data/teacher config)", run.teacher)
-            import torch
+            from dlink.io import load_torch_file
 
-            history = torch.load(run.teacher, map_location="cpu", weights_only=True).get("history", {})
+            history = load_torch_file(run.teacher, what="teacher file", fix=(
+                "Delete it and rerun the command to fine-tune the teacher again.")).get("history", {})
             teacher = load_teacher_file(run.teacher)
             return teacher, {"source": "reused", "key": key, "history": history,
                              **(_init_of(teacher) or teacher_init(cfg.teacher.checkpoint))}
@@ -213,9 +214,29 @@ def router_weights(objective, cache, *, batch_size: int = 256) -> dict:
 
 
 # -- the stage -------------------------------------------------------------------------------
+def check_student_builds(cfg, train_split, *, config_file: str = "<config>") -> None:
+    """Build the configured student once for the data's window shape (seconds, no training), so
+    that options that do not fit together fail before the teacher is fine-tuned, as a
+    ConfigError naming the file and ``student.options``."""
+    from dlink.config import ConfigError
+
+    from .students import build_student
+
+    tr = train_split
+    try:
+        build_student(cfg.student, n_chans=tr.n_chans, n_times=tr.n_times,
+                      n_outputs=len(tr.class_names), sfreq=tr.sfreq)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{config_file}: student.options {dict(cfg.student.options)} do not "
+                          f"build a {cfg.student.arch!r} student for windows of {tr.n_chans} "
+                          f"channels x {tr.n_times} samples: {e}") from None
+
+
 def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = None,
-                verbose: bool = False) -> dict:
-    """The ``dlink distill`` stage; returns the metrics written to metrics.json."""
+                verbose: bool = False, config_file: str = "<config>") -> dict:
+    """The ``dlink distill`` stage; returns the metrics written to metrics.json.
+
+    ``config_file`` names the config in error messages."""
     import torch
 
     from dlink.config import save_config
@@ -225,8 +246,6 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
     from .students import count_macs, count_params, student_payload
 
     t_start = time.perf_counter()
-    run = RunDir(run_dir).mkdir()
-    save_config(cfg, run.config)
     torch.set_num_threads(cfg.train.num_threads)
     splits = load_dataset(cfg.data, verbose=verbose)
     for name in ("train", "val", "test"):
@@ -234,6 +253,11 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
             raise ValueError(f"distill: the dataset's {name!r} split is empty; splits: "
                              f"{ {k: len(v) for k, v in splits.items()} }.")
     tr = splits["train"]
+    check_student_builds(cfg, tr, config_file=config_file)  # before hours of teacher training
+    # the inputs are sound: from here on the run directory changes
+    run = RunDir(run_dir).mkdir()
+    run.invalidate("distill")  # written again at the end; an interrupted run leaves none
+    save_config(cfg, run.config)
     timing: dict[str, float] = {}
 
     t0 = time.perf_counter()
@@ -290,10 +314,33 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
                 "sfreq": tr.sfreq, **dict(cfg.student.options)},
         n_chans=tr.n_chans, n_times=tr.n_times, sfreq=tr.sfreq, ch_names=tr.ch_names,
         class_names=tr.class_names), run.student)
-    atomic_write_json(run.metrics, metrics)
+    atomic_write_json(run.metrics, reproducible_metrics(metrics))
     run.write_stamp("distill", inputs=[run.config], outputs=[run.student, run.metrics, run.teacher],
-                    extra={"test_balanced_accuracy": metrics["student"]["balanced_accuracy"]})
+                    extra={"test_balanced_accuracy": metrics["student"]["balanced_accuracy"],
+                           "teacher_source": teacher_info["source"], "timing_s": timing})
     return metrics
+
+
+#: Entries of the metrics that are wall-clock times (kept out of metrics.json: the stamp has them).
+WALL_CLOCK_KEYS = frozenset({"timing", "train_s", "epoch_s", "finetune_s"})
+
+
+def reproducible_metrics(metrics: dict) -> dict:
+    """What metrics.json holds: the metrics without wall-clock times, and a teacher fine-tuned
+    in this run called "finetuned" whether this call trained it or reused it. The same inputs
+    then give the same bytes, and export, whose stamp reads metrics.json (the model card), stays
+    valid after a rerun of distill."""
+    def strip(obj):
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items() if k not in WALL_CLOCK_KEYS}
+        if isinstance(obj, list):
+            return [strip(v) for v in obj]
+        return obj
+
+    out = strip(metrics)
+    if out.get("teacher", {}).get("source") == "reused":
+        out["teacher"]["source"] = "finetuned"
+    return out
 
 
 def data_block(data_cfg, splits: dict) -> dict:
@@ -326,8 +373,9 @@ def run_warnings(metrics: dict, splits: dict) -> list[str]:
 
 
 def clear_checkpoints(run) -> None:
-    """Delete the student's and baselines' training checkpoints (``--fresh``)."""
-    for name in ("student", "eegnet", "shallow"):
+    """Delete the training checkpoints of the student, the baselines and an unfinished teacher
+    fine-tuning (``--fresh``)."""
+    for name in ("student", "eegnet", "shallow", "teacher"):
         d = run.checkpoints_dir / name
         if d.is_dir():
             shutil.rmtree(d)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dlink.io import atomic_torch_save
+from dlink.io import atomic_torch_save, load_torch_file
 
 from .losses import UNLABELLED
 
@@ -178,8 +178,9 @@ def train_model(model, objective, data: TrainData, *, train_cfg, seed: int = 0,
     state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "bad": 0, "best_state": None,
              "finished": False}
     if ckpt is not None and ckpt.is_file():
-        ck = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if ck.get("fingerprint") == fp:
+        ck = load_torch_file(ckpt, what="training checkpoint", fix=(
+            "Run the same command with --fresh to start this training over."))
+        if isinstance(ck, dict) and ck.get("fingerprint") == fp:
             model.load_state_dict(ck["model"])
             objective.load_state_dict(ck["objective"])
             opt.load_state_dict(ck["optimizer"])

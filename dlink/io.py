@@ -55,11 +55,77 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` ``obj`` atomically, with reproducible bytes.
+
+    ``torch.save`` to a file name records that name (here a random temporary one) as the folder
+    inside its zip; saved to a buffer, the folder is always "archive", so the same object gives
+    the same bytes and a rerun does not make later stages stale."""
+    import io
+
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_savez(path: str | Path, **arrays: Any) -> Path:
+    """``np.savez`` atomically, with reproducible bytes (zip entries carry a fixed date, not the
+    time of writing); ``np.load`` reads it as usual."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(value), allow_pickle=False)
+            zf.writestr(info, buf.getvalue())
     return Path(path)
+
+
+class CheckpointReadError(ValueError):
+    """A torch file (student.pt, teacher.pt, a training checkpoint) cannot be read: the message
+    names the file and what to do."""
+
+
+def load_torch_file(path: str | Path, *, what: str, fix: str) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with errors that help.
+
+    A truncated or corrupted file, or one holding objects other than tensors and plain
+    containers, raises :class:`CheckpointReadError` naming the file, what it is and ``fix``.
+    torch's own advice for a refused pickle (load it with ``weights_only=False``, i.e. run code
+    from the file) is never relayed: dlink only reads weights.
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"The {what} {str(path)!r} does not exist. {fix}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            raise CheckpointReadError(
+                f"The {what} {str(path)!r} holds Python objects other than tensors and plain "
+                f"containers: dlink loads torch files with weights_only=True and never runs "
+                f"code from a file. {fix}") from None
+        raise CheckpointReadError(f"The {what} {str(path)!r} is corrupted ({first}). {fix}") from None
+    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError,
+            IndexError, TypeError, AttributeError) as e:
+        reason = " ".join(str(e).split()).split(". ")[0][:160] or type(e).__name__
+        if "weights_only" in reason:  # torch's advice to load unsafely: not ours to give
+            reason = type(e).__name__
+        raise CheckpointReadError(
+            f"The {what} {str(path)!r} is truncated or corrupted and cannot be read ({reason}). "
+            f"{fix}") from None
 
 
 def sha256_file(path: str | Path, *, chunk_bytes: int = 1 << 20) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dlink.io import atomic_path, atomic_write_bytes, atomic_write_json, sha256_file
+from dlink.io import atomic_savez, atomic_write_bytes, atomic_write_json, sha256_file
 
 from .config import ExportConfig
 
@@ -130,8 +130,8 @@ def export_student(model, *, train_x: np.ndarray, train_y: np.ndarray, test_x: n
     step("calibration windows")
     cal_idx = pick_windows(train_y, cfg.n_calibration, seed=seed)
     calib = np.ascontiguousarray(train_x[cal_idx], np.float32)
-    with atomic_path(out / "calibration.npz") as tmp, open(tmp, "wb") as f:
-        np.savez(f, x=calib, y=train_y[cal_idx].astype(np.int64), train_index=cal_idx)
+    atomic_savez(out / "calibration.npz", x=calib, y=train_y[cal_idx].astype(np.int64),
+                 train_index=cal_idx)
     files.append(out / "calibration.npz")
     n_eval = len(test_x) if cfg.max_eval_windows is None else min(cfg.max_eval_windows, len(test_x))
     eval_idx = np.arange(len(test_x)) if n_eval == len(test_x) else \
@@ -230,10 +230,12 @@ def export_student(model, *, train_x: np.ndarray, train_y: np.ndarray, test_x: n
         "worst_layer": {"onnxruntime_qdq": worst_layer(layers_qdq),
                         "tflite_int8": worst_layer(layers_tfl)},
         "test_vectors": {k: tv[k] for k in ("n", "input_bytes", "output_bytes")},
-        "step_times_s": times,
-        "export_time_s": round(time.perf_counter() - t_start, 3),
     }
+    # wall-clock times stay out of the files (the same inputs give the same bytes); they go to
+    # the stamp and the caller
     files.append(atomic_write_json(out / "parity.json", report))
+    report["step_times_s"] = times
+    report["export_time_s"] = round(time.perf_counter() - t_start, 3)
     report["files"] = files
     report["table"] = format_table(runtimes)
     return report
@@ -263,6 +265,7 @@ def export_run(run_dir: str | Path, *, verbose: bool = False) -> dict[str, Any]:
         raise ValueError(f"{str(rd.student)!r} was trained on windows of {expected} "
                          f"(n_chans, n_times) but {str(rd.config)!r} data give "
                          f"{(train.n_chans, train.n_times)}; rerun `dlink distill`.")
+    rd.invalidate("export")  # written again at the end; an interrupted export leaves none
     report = export_student(model, train_x=train.X, train_y=train.y, test_x=test.X, test_y=test.y,
                             out_dir=rd.export_dir, cfg=cfg.export, seed=cfg.seed, verbose=verbose)
     tflm = json.loads((rd.export_dir / "tflm.json").read_text())
@@ -283,7 +286,8 @@ def export_run(run_dir: str | Path, *, verbose: bool = False) -> dict[str, Any]:
     report["files"].extend(write_run_gate_bundle(rd, cfg, test, n_outputs=report["n_outputs"], meta=meta))
     inputs = [rd.student, rd.config] + ([rd.metrics] if rd.metrics.is_file() else [])
     rd.write_stamp("export", inputs=inputs, outputs=[*report["files"], *card_files],
-                   extra={"export_time_s": report["export_time_s"]})
+                   extra={"export_time_s": report["export_time_s"],
+                          "step_times_s": report["step_times_s"]})
     return report
 
 

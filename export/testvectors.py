@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dlink.io import atomic_path, atomic_write_text
+from dlink.io import atomic_savez, atomic_write_text
 
 from .c_arrays import c_model_data, c_test_vectors
 from .quant import quantize
@@ -68,13 +68,11 @@ def write_test_vectors(export_dir: str | Path, model: bytes, model_sha256: str, 
     quant = {"input_scale": qi["scale"], "input_zero_point": qi["zero_point"],
              "output_scale": qo["scale"], "output_zero_point": qo["zero_point"]}
     npz = export_dir / "test_vectors.npz"
-    with atomic_path(npz) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, x_float=x.astype(np.float32), x_int8=x_int8, y_true=y.astype(np.int64),
-                     y_expected_int8=expected.reshape(len(x), -1),
-                     input_scale=np.float32(qi["scale"]), input_zero_point=np.int32(qi["zero_point"]),
-                     output_scale=np.float32(qo["scale"]),
-                     output_zero_point=np.int32(qo["zero_point"]))
+    atomic_savez(npz, x_float=x.astype(np.float32), x_int8=x_int8, y_true=y.astype(np.int64),
+                 y_expected_int8=expected.reshape(len(x), -1),
+                 input_scale=np.float32(qi["scale"]), input_zero_point=np.int32(qi["zero_point"]),
+                 output_scale=np.float32(qo["scale"]),
+                 output_zero_point=np.int32(qo["zero_point"]))
     h, c = c_test_vectors(x_int8.reshape(len(x), -1), expected.reshape(len(x), -1),
                              y.astype(np.int64), sha256=model_sha256, quant=quant)
     mh, mc = c_model_data(model, model_sha256)

@@ -186,7 +186,11 @@ def onnx_to_tflite_int8(proto, calibration: np.ndarray, *, with_float: bool = Tr
 
 def _convert(tf, view, calib4: np.ndarray, folder: str, with_float: bool) -> tuple[bytes, bytes | None]:
     import onnx2tf
+    import tf_keras
 
+    # Keras numbers its layers per process ("model_1/tf.nn.relu6_9/..."): those names end up in
+    # the .tflite, so restart the counters and the same graph gives the same bytes every time.
+    tf_keras.backend.clear_session()
     try:
         keras_model = onnx2tf.convert(
             onnx_graph=view, output_folder_path=folder,

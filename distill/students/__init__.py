@@ -131,7 +131,13 @@ def load_student_file(path: str | Path):
     import torch
 
     path = check_file(path, what="student checkpoint", fix="Run `dlink distill CONFIG --run RUN` first.")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    from dlink.io import load_torch_file
+
+    payload = load_torch_file(path, what="student checkpoint", fix=(
+        "Rebuild it with `dlink distill CONFIG --run RUN` (add --fresh to retrain from scratch)."))
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path}: not a student checkpoint (it holds a {type(payload).__name__}, "
+                         f"not a dict). Rebuild it with `dlink distill CONFIG --run RUN`.")
     missing = [k for k in ("arch", "kwargs", "state_dict", "n_chans", "n_times") if k not in payload]
     if missing:
         raise ValueError(f"{path}: not a student checkpoint, missing keys {missing}.")

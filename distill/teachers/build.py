@@ -108,10 +108,10 @@ def load_teacher_file(path: str | Path) -> nn.Module:
     The file's ``class_names`` and ``metrics`` are attached as attributes of the same names.
     """
     path = check_file(path, what="teacher file", fix="Run `dlink teacher finetune CONFIG --run RUN`.")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"Cannot read teacher file {str(path)!r}: {e}") from None
+    from dlink.io import load_torch_file
+
+    obj = load_torch_file(path, what="teacher file", fix=(
+        "Rebuild it with `dlink teacher finetune CONFIG --run RUN` (or pass another --teacher)."))
     missing = [k for k in ("arch", "kwargs", "state_dict") if not isinstance(obj, dict) or k not in obj]
     if missing:
         raise ValueError(f"Teacher file {str(path)!r} lacks the entries {missing}; expected "

@@ -66,11 +66,11 @@ def _listing(items: list[str]) -> str:
 def read_checkpoint(path: str | Path) -> Mapping:
     """``torch.load`` a checkpoint safely (``weights_only=True``, on the CPU)."""
     path = check_file(path, what="checkpoint", fix="Pass the pretrained file of the teacher.")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle with code, truncated file, not a torch file
-        raise ValueError(f"Cannot read checkpoint {str(path)!r} with torch.load(weights_only=True): "
-                         f"{e}") from None
+    from dlink.io import load_torch_file
+
+    obj = load_torch_file(path, what="checkpoint", fix=(
+        "Pass the official pretrained file (LaBraM's labram-base.pth, CBraMod's "
+        "pretrained_weights.pth), downloaded again if it may be damaged."))
     if not isinstance(obj, Mapping):
         raise ValueError(f"Checkpoint {str(path)!r} holds a {type(obj).__name__}; expected a dict "
                          f"(a state_dict, or one under a 'model'/'module' entry).")

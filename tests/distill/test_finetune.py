@@ -168,3 +168,5 @@ def test_two_fresh_finetune_runs_give_the_same_teacher(tmp_path):
     assert states[0].keys() == states[1].keys()
     for k, v in states[0].items():
         assert torch.equal(v, states[1][k]), k
+    # and the files themselves: no wall-clock times or temporary names inside teacher.pt
+    assert (tmp_path / "a" / "teacher.pt").read_bytes() == (tmp_path / "b" / "teacher.pt").read_bytes()
