@@ -188,8 +188,11 @@ class HostModel:
             raise ValueError(f"{source.with_suffix('.h')} does not define {macro}.")
         return int(m.group(1))
 
-    def run(self, x_int8: np.ndarray, *, timeout_s: float = 120.0) -> np.ndarray:
+    def run(self, x_int8: np.ndarray, *, timeout_s: float = 120.0,
+            env: dict[str, str] | None = None) -> np.ndarray:
         """Run every window of ``x_int8`` ([n, ...] int8, INPUT_BYTES per window).
+
+        ``env`` (optional) replaces the environment of the binary (e.g. sanitizer options).
 
         Returns
         -------
@@ -209,7 +212,7 @@ class HostModel:
                 f"{self.name.upper()}_INPUT_BYTES), got {x.shape[1]} (shape {np.shape(x_int8)})."
             )
         proc = subprocess.run([str(self.exe)], input=np.ascontiguousarray(x).tobytes(),
-                              capture_output=True, timeout=timeout_s)
+                              capture_output=True, timeout=timeout_s, env=env)
         if proc.returncode != 0:
             raise HostRunError(
                 f"{self.exe.name} exited with {proc.returncode}: "
