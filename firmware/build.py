@@ -370,8 +370,10 @@ def build_firmware(
     for msg in report["fit"]["messages"]:  # a linked app fits; tight is worth a word (the CLI says it)
         logger.info("%s", msg)
     outputs["size"] = atomic_write_json(out_dir / "size.json", report)
+    generated = [Path(gen[k]) for k in ("source", "header", "report") if gen.get(k)]
     run.write_stamp(f"firmware-{board}", inputs=[tflite, *tv_files, *([card_path] if card else [])],
-                    outputs=[outputs[k] for k in ("elf", "map", "hex", "bin", "size")],
+                    outputs=[*(outputs[k] for k in ("elf", "map", "hex", "bin", "size")),
+                             *generated],  # the model C the stream app compiles again
                     extra={"board": board, "backend": backend, "opt_level": cfg.opt_level,
                            "test_vectors": bool(cfg.test_vectors)})
     logger.info("%s: flash %d bytes, RAM %d bytes (arena %d)", board, report["flash_bytes"],

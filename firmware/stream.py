@@ -278,6 +278,7 @@ def stream(run_dir: str | Path, recording: str | Path, board: str | None = None,
     spec_board = get_board(board)
     _require_firmware(run, board)
     spec = frontend_spec_for_run(run.path)
+    run.invalidate(f"stream-{board}")  # written again at the end
     counts, rec = recording_frames(recording, spec, max_seconds=max_seconds)
     embed = embed or not spec_board["qemu_machine"]
     built = build_stream_app(run, board, spec, counts=counts if embed else None, dump_samples=dump_samples)

@@ -25,7 +25,7 @@ import numpy as np
 
 from dlink import __version__
 
-from .cfmt import c_float, check_c_identifier
+from .cfmt import c_comment, c_float, check_c_identifier
 
 __all__ = ["FrontEndSpec", "ADC_TYPES", "generate_frontend", "frontend_spec_for_run",
            "input_layout", "frontend_ram_bytes"]
@@ -200,7 +200,9 @@ def render_frontend(spec: FrontEndSpec, *, name: str = "student", model_sha256: 
         "max_out": d.max_outputs_per_input(), "ram": frontend_ram_bytes(spec),
         "in_rate": f"{d.input_sfreq_hz:g}", "out_rate": f"{d.output_sfreq_hz:g}",
         "first_decision": spec.first_decision_samples(),
-        "ch_names": ", ".join(spec.ch_names), "class_names": ", ".join(spec.class_names),
+        # names from the data reach the header's comment only sanitised (no "*/", no splices)
+        "ch_names": c_comment(", ".join(spec.ch_names), max_chars=600),
+        "class_names": c_comment(", ".join(spec.class_names), max_chars=600),
     }
     from .generator import TEMPLATE_DIR
 
@@ -251,6 +253,9 @@ def frontend_spec_for_run(run_dir: str | Path) -> FrontEndSpec:
     from dlink.rundir import RunDir
 
     run = RunDir(run_dir)
+    # config.yaml and student.pt are the export stamp's inputs, the .tflite and test vectors its
+    # outputs: all verified against their hashes
+    run.require_stage("export", needed_by="the streaming front end")
     cfg = load_config(run.require_file(run.config, stage="distill"))
     if cfg.data.preprocessing != "causal":
         raise ValueError(f"{str(run.config)!r} has data.preprocessing: {cfg.data.preprocessing}; the "
@@ -284,9 +289,10 @@ def frontend_spec_for_run(run_dir: str | Path) -> FrontEndSpec:
 
 def student_meta(path: str | Path) -> dict:
     """The metadata of ``student.pt`` (channels, window, rate, classes) without building the model."""
-    import torch
+    from dlink.io import load_torch_file
 
-    payload = torch.load(str(path), map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, what="student checkpoint", fix=(
+        "Rebuild it with `dlink distill CONFIG --run RUN`."))
     keys = ("n_chans", "n_times", "sfreq", "ch_names", "class_names")
     missing = [k for k in keys if k not in payload]
     if missing:

@@ -266,3 +266,19 @@ def test_injected_name_graph_copy_is_not_modified():
     assert [(t.name, t.shape) for t in g.tensors] == [(t.name, t.shape) for t in before.tensors]
     assert [(o.opcode, o.inputs, o.outputs) for o in g.operators] == \
         [(o.opcode, o.inputs, o.outputs) for o in before.operators]
+
+
+def test_channel_and_class_names_reach_the_front_end_header_only_as_comment_text(tmp_path):
+    """Names from the data (EDF channel labels, class names) go into the generated front end's
+    header comment: they are sanitised like the model's tensor names."""
+    import dataclasses
+
+    from dlink.export.codegen.frontend import generate_frontend
+    from tests.export.test_frontend import _spec
+
+    evil = "*/ int injected = 42; /*"
+    spec = dataclasses.replace(_spec(), ch_names=["C0", evil, "C2"], class_names=["a", evil])
+    gen = generate_frontend(spec, tmp_path / "gen")
+    header = gen["header"].read_text() if "header" in gen else \
+        next((tmp_path / "gen").glob("*_frontend.h")).read_text()
+    assert "int injected = 42;" not in header.replace("__ int injected = 42; __", "")
