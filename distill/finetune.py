@@ -331,7 +331,7 @@ def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = N
     from .teachers import build_teacher, save_teacher_file
 
     run = RunDir(run_dir).mkdir()
-    run.invalidate("teacher")
+    run.invalidate("teacher", run.path, run.checkpoints_dir / "teacher")
     if cfg.teacher.num_threads:
         torch.set_num_threads(cfg.teacher.num_threads)
     splits = load_dataset(cfg.data, verbose=verbose)

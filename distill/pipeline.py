@@ -256,7 +256,9 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
     check_student_builds(cfg, tr, config_file=config_file)  # before hours of teacher training
     # the inputs are sound: from here on the run directory changes
     run = RunDir(run_dir).mkdir()
-    run.invalidate("distill")  # written again at the end; an interrupted run leaves none
+    # written again at the end; an interrupted run leaves none
+    run.invalidate("distill", run.path, *(run.checkpoints_dir / n for n in
+                                          ("student", "eegnet", "shallow")))
     save_config(cfg, run.config)
     timing: dict[str, float] = {}
 

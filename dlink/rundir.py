@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write_json, sha256_file
+from .io import atomic_write_json, remove_stale_temporaries, sha256_file
 
 #: The command that produces each stage's outputs; ``{run}`` and ``{board}`` are filled in.
 STAGE_COMMANDS: dict[str, str] = {
@@ -144,10 +144,13 @@ class RunDir:
         }
         return atomic_write_json(self.stamp_path(stage), stamp)
 
-    def invalidate(self, stage: str) -> None:
+    def invalidate(self, stage: str, *folders: str | Path) -> None:
         """Remove the stamp of ``stage``: called by a stage before it writes anything, so that
-        outputs of an unfinished run are never taken for finished ones."""
+        outputs of an unfinished run are never taken for finished ones. Temporary files that a
+        killed earlier attempt left in ``folders`` (the stage's output folders) are removed."""
         self.stamp_path(stage).unlink(missing_ok=True)
+        for folder in folders:
+            remove_stale_temporaries(self._abs(folder))
 
     def read_stamp(self, stage: str) -> dict | None:
         """The stamp of ``stage`` (None when it has not finished); StageError when unreadable."""

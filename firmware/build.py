@@ -313,7 +313,7 @@ def build_firmware(
     card = json.loads(card_path.read_text()) if card_path.is_file() else None
 
     out_dir = run.firmware_dir(board)
-    run.invalidate(f"firmware-{board}")  # a failed or interrupted build leaves no stamp
+    run.invalidate(f"firmware-{board}", out_dir)  # a failed or interrupted build leaves no stamp
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("test_vectors.c", "test_vectors.h"):  # a deployment build must not pick up old ones
         if not cfg.test_vectors and (out_dir / stale).is_file():

@@ -103,3 +103,27 @@ def test_invalidate_removes_the_stamp(tmp_path):
     run.invalidate("export")  # twice is fine
     with pytest.raises(StageError, match="has not been run"):
         run.require_stage("export")
+
+
+def test_invalidate_removes_temporaries_a_killed_writer_left(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run = RunDir(tmp_path / "r").mkdir()
+    run.export_dir.mkdir()
+    keep = [run.export_dir / "student.onnx", run.export_dir / ".hidden"]
+    for p in keep:
+        p.write_bytes(b"x")
+    # a writer killed inside atomic_path (kill -9 skips its clean-up)
+    code = ("import os, signal, sys; from dlink.io import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n"
+            "    tmp.write_bytes(b'half'); os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(run.export_dir / "student.int8.onnx")])
+    assert proc.returncode == -signal.SIGKILL
+    left = [p for p in run.export_dir.iterdir() if p not in keep]
+    assert len(left) == 1 and left[0].name.startswith(".student.int8.onnx.")
+    run.invalidate("export", run.export_dir)
+    assert sorted(run.export_dir.iterdir()) == sorted(keep)
+    assert os.path.exists(keep[0])
