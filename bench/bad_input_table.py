@@ -171,10 +171,10 @@ def build_rows(run: Path, work: Path) -> list[tuple[Row, Callable, Callable]]:
         ("steps.yaml", {"train.max_steps_per_epoch": -5},
          ("steps.yaml", "train.max_steps_per_epoch must be >= 1")),
         ("patience.yaml", {"train.patience": -1}, ("patience.yaml", "train.patience")),
-        ("nan_lr.yaml", {"train.lr": float("nan")}, ("nan_lr.yaml", "'train.lr' must be a finite")),
+        ("nan_lr.yaml", {"train.lr": float("nan")}, ("nan_lr.yaml", "train.lr must be a finite")),
         ("wd.yaml", {"train.weight_decay": -1.0}, ("wd.yaml", "train.weight_decay must be >= 0")),
         ("teacher_nan.yaml", {"teacher.lr": float("nan")},
-         ("teacher_nan.yaml", "'teacher.lr' must be a finite")),
+         ("teacher_nan.yaml", "teacher.lr must be a finite")),
         ("tokens.yaml", {"student.options": {"token_samples": 300}},
          ("tokens.yaml", "student.options", "token_samples")),
     ):

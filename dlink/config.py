@@ -179,7 +179,7 @@ def _coerce(tp: Any, value: Any, *, file: str, key: str, choices=None) -> Any:
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if tp is float and isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{file}: {key!r} must be a finite number, got {value!r}.")
+        raise ConfigError(f"{file}: {key} must be a finite number, got {value!r}.")
     if tp is bool and not isinstance(value, bool):
         raise ConfigError(f"{file}: {key!r} must be true or false, got {value!r}.")
     if tp is int and isinstance(value, bool):

@@ -231,19 +231,13 @@ def test_vector_bytes(header: Path) -> int | None:
 
 
 def _default_generate(tflite_path: Path, out_dir: Path, *, name: str,
-                      card: dict | None = None, board: str | None = None) -> dict[str, Any]:
+                      card: dict | None = None) -> dict[str, Any]:
     try:
         from dlink.export.codegen import generate_c
-        from dlink.export.codegen.graph_checks import BoardLimits
     except ImportError as e:
         raise FirmwareBuildError(
             f"the C code generator (dlink.export.codegen.generate_c) is not available: {e}") from None
-    limits = None
-    if board is not None:  # the model must fit this board's memory (checked before writing)
-        spec = get_board(board)
-        limits = BoardLimits(ram_bytes=spec["ram_bytes"], flash_bytes=spec["flash_bytes"],
-                             board=f"board {board!r}")
-    return generate_c(tflite_path, out_dir, name=name, card=card, limits=limits)
+    return generate_c(tflite_path, out_dir, name=name, card=card)
 
 
 def resolve_backend(backend: str, board: str) -> str:
@@ -319,11 +313,8 @@ def build_firmware(
         if not cfg.test_vectors and (out_dir / stale).is_file():
             (out_dir / stale).unlink()
     logger.info("generating C for %s into %s", tflite, out_dir)
-    card_kw = {"card": card} if card else {}
-    if generate is None:
-        gen = _default_generate(tflite, out_dir, name=MODEL_NAME, board=board, **card_kw)
-    else:
-        gen = generate(tflite, out_dir, name=MODEL_NAME, **card_kw)
+    gen = (generate or _default_generate)(tflite, out_dir, name=MODEL_NAME,
+                                          **({"card": card} if card else {}))
     for key in ("c_files", "include_dirs", "arena_bytes", "macs"):
         if key not in gen:
             raise FirmwareBuildError(f"the code generator's result lacks {key!r} "

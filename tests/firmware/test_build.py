@@ -67,9 +67,8 @@ def test_too_big_is_one_error_line_from_the_cli(tmp_path, capsys, monkeypatch):
     import dlink.firmware.build as build_mod
 
     make_standin_run(tmp_path / "run")
-    big = make_standin_generator(big_const_bytes=1280 * 1024)
     monkeypatch.setattr(build_mod, "_default_generate",
-                        lambda tflite, out, *, name, board=None: big(tflite, out, name=name))
+                        make_standin_generator(big_const_bytes=1280 * 1024))
     monkeypatch.setattr(build_mod, "_default_runtime", no_runtime)
     rc = main(["firmware", "build", str(tmp_path / "run"), "--board", "nrf52840"])
     err = capsys.readouterr().err
