@@ -265,7 +265,8 @@ def export_run(run_dir: str | Path, *, verbose: bool = False) -> dict[str, Any]:
         raise ValueError(f"{str(rd.student)!r} was trained on windows of {expected} "
                          f"(n_chans, n_times) but {str(rd.config)!r} data give "
                          f"{(train.n_chans, train.n_times)}; rerun `dlink distill`.")
-    rd.invalidate("export", rd.export_dir, rd.path)  # written again at the end; a killed export leaves none
+    # written again at the end; a killed export leaves none (nor its temporaries)
+    rd.invalidate("export", rd.export_dir, rd.export_dir / "gate", rd.path)
     report = export_student(model, train_x=train.X, train_y=train.y, test_x=test.X, test_y=test.y,
                             out_dir=rd.export_dir, cfg=cfg.export, seed=cfg.seed, verbose=verbose)
     tflm = json.loads((rd.export_dir / "tflm.json").read_text())

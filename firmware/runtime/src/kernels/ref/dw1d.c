@@ -20,7 +20,7 @@ static const int16_t *filter_taps(const dlk_dw1d_params_t *p, int32_t c, int32_t
 static int8_t requant(const dlk_dw1d_params_t *p, int32_t oc, int32_t acc)
 {
     const dlk_channel_quant_t *q = &p->quant[oc];
-    acc = dlk_mbqm(acc + q->bias, q->multiplier, q->shift) + p->output_zero_point;
+    acc = dlk_mbqm(dlk_add_wrap(acc, q->bias), q->multiplier, q->shift) + p->output_zero_point;
     return dlk_sat8(acc, p->act_min, p->act_max);
 }
 
