@@ -96,7 +96,8 @@ def board_sources(board: str) -> tuple[list[Path], list[Path]]:
     """C files and include folders of the app and the board (startup, semihosting or UART...)."""
     spec = get_board(board)
     common = BOARDS_DIR / "common"
-    c_files = [APP_DIR / "main.c", common / "startup.c", spec["dir"] / "board.c"]
+    c_files = [APP_DIR / "main.c", APP_DIR / "report_line.c", APP_DIR / "stack_watermark.c",
+               common / "startup.c", spec["dir"] / "board.c"]
     if spec["qemu_machine"]:
         c_files += [common / "semihost.c", common / "systick_counter.c"]
     return c_files, [BOARDS_DIR / "include"]

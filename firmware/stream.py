@@ -48,14 +48,13 @@ PROB_TOLERANCE_E4 = 2
 
 
 def stream_app_sources(board: str, *, embed: bool) -> list[Path]:
-    """The streaming app's C files for ``board`` (app, stream source, board support)."""
+    """The streaming app's C files for ``board`` (app, stream source, the shared app helpers, board support)."""
     from .build import APP_DIR, board_sources
 
     app_c, _ = board_sources(board)
     board_c = [c for c in app_c if Path(c).name != "main.c"]
     source = "stream_source_excerpt.c" if embed else "stream_source_semihost.c"
-    return [APP_DIR / "stream.c", APP_DIR / "report_line.c", APP_DIR / "stream_source_header.c",
-            APP_DIR / source, *board_c]
+    return [APP_DIR / "stream.c", APP_DIR / "stream_source_header.c", APP_DIR / source, *board_c]
 
 
 def build_stream_app(run: RunDir, board: str, spec, *, counts: np.ndarray | None = None,

@@ -34,6 +34,8 @@
 #include <string.h>
 
 #include "dlink/board.h"
+#include "report_line.h"
+#include "stack_watermark.h"
 #include "student_model.h"
 
 #ifdef DLK_NO_TEST_VECTORS
@@ -50,107 +52,14 @@ _Static_assert(DLK_TV_OUTPUT_BYTES == STUDENT_OUTPUT_BYTES,
                "test_vectors.h and student_model.h disagree on the output size");
 #endif
 
-extern uint32_t __stack_limit__[];
-extern uint32_t __stack_top__[];
 extern uint8_t __dlk_app_flash_bytes__[]; /* an absolute symbol: its address is the value */
 extern uint8_t __dlk_ram_start__[];
 extern uint8_t __dlk_ram_end__[];
 
-#define DLK_STACK_PAINT 0xA5C3A5C3u
-#define DLK_STACK_PAINT_MARGIN_WORDS 32u
-
 static int8_t dlk_output[STUDENT_OUTPUT_BYTES];
-
-/* -- stack painting ------------------------------------------------------------------------- */
-static inline uintptr_t dlk_sp(void)
-{
-    uintptr_t sp;
-    __asm volatile("mov %0, sp" : "=r"(sp));
-    return sp;
-}
-
-__attribute__((noinline)) static void dlk_paint_stack(void)
-{
-    const uint32_t *sp = (const uint32_t *)dlk_sp();
-    for (volatile uint32_t *p = __stack_limit__; p < sp - DLK_STACK_PAINT_MARGIN_WORDS; ++p) {
-        *p = DLK_STACK_PAINT;
-    }
-}
-
-/* The lowest address the stack reached (the first word whose paint is gone). */
-static uintptr_t dlk_stack_low_water(void)
-{
-    const uint32_t *p = __stack_limit__;
-    while (p < __stack_top__ && *p == DLK_STACK_PAINT) {
-        ++p;
-    }
-    return (uintptr_t)p;
-}
-
-/* -- a tiny line builder (no printf: nothing from libc's stdio is linked) --------------------- */
-typedef struct {
-    char text[640];
-    size_t len;
-} dlk_line_t;
 
 /* Static, not on the stack, so that the stack peak is the model's and the app's frames only. */
 static dlk_line_t dlk_line;
-
-static void dlk_put(dlk_line_t *line, const char *s)
-{
-    while (*s != '\0' && line->len < sizeof line->text) {
-        line->text[line->len++] = *s++;
-    }
-}
-
-static void dlk_put_u64(dlk_line_t *line, uint64_t v)
-{
-    char digits[21];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + (int)(v % 10u));
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0u && line->len < sizeof line->text) {
-        line->text[line->len++] = digits[--n];
-    }
-}
-
-static void dlk_put_i64(dlk_line_t *line, int64_t v)
-{
-    if (v < 0) {
-        dlk_put(line, "-");
-        dlk_put_u64(line, (uint64_t)(-(v + 1)) + 1u);
-    } else {
-        dlk_put_u64(line, (uint64_t)v);
-    }
-}
-
-static void dlk_put_str_field(dlk_line_t *line, const char *key, const char *value)
-{
-    dlk_put(line, "\"");
-    dlk_put(line, key);
-    dlk_put(line, "\":\"");
-    dlk_put(line, value);
-    dlk_put(line, "\"");
-}
-
-static void dlk_put_int_field(dlk_line_t *line, const char *key, int64_t value)
-{
-    dlk_put(line, ",\"");
-    dlk_put(line, key);
-    dlk_put(line, "\":");
-    dlk_put_i64(line, value);
-}
-
-static void dlk_put_unit_field(dlk_line_t *line, const char *suffix, uint64_t value)
-{
-    dlk_put(line, ",\"");
-    dlk_put(line, dlk_board_counter_unit);
-    dlk_put(line, suffix);
-    dlk_put(line, "\":");
-    dlk_put_u64(line, value);
-}
 
 /* -- per-layer profile ----------------------------------------------------------------------- */
 #define DLK_PROFILE_MARKS (STUDENT_N_LAYERS + 1)
@@ -185,39 +94,36 @@ static void dlk_run_profile(const int8_t *input)
     (void)student_invoke(input, STUDENT_INPUT_BYTES, dlk_output, sizeof dlk_output);
     student_set_layer_hook(0, 0);
     for (uint32_t i = 0; i + 1u < dlk_profile.n; ++i) {
-        line->len = 0;
-        dlk_put(line, "DLINK_LAYER {\"index\":");
-        dlk_put_i64(line, dlk_profile.layer[i]);
-        dlk_put(line, ",\"count\":");
-        dlk_put_u64(line, dlk_profile.at[i + 1u] - dlk_profile.at[i]);
-        dlk_put(line, "}\n");
-        dlk_board_write(line->text, line->len);
+        dlk_line_start(line, "DLINK_LAYER {");
+        dlk_line_key(line, "index", 1);
+        dlk_line_put_i64(line, dlk_profile.layer[i]);
+        dlk_line_key(line, "count", 0);
+        dlk_line_put_u64(line, dlk_profile.at[i + 1u] - dlk_profile.at[i]);
+        dlk_line_end(line);
     }
-    line->len = 0;
-    dlk_put(line, "DLINK_PROFILE {");
-    dlk_put_str_field(line, "counter", dlk_board_counter_unit);
-    dlk_put_int_field(line, "layers", dlk_profile.n > 0u ? (int64_t)dlk_profile.n - 1 : 0);
-    dlk_put_int_field(line, "hook_overhead", (int64_t)overhead);
-    dlk_put(line, "}\n");
-    dlk_board_write(line->text, line->len);
+    dlk_line_start(line, "DLINK_PROFILE {");
+    dlk_line_str_field(line, "counter", dlk_board_counter_unit, 1);
+    dlk_line_int_field(line, "layers", dlk_profile.n > 0u ? (int64_t)dlk_profile.n - 1 : 0);
+    dlk_line_int_field(line, "hook_overhead", (int64_t)overhead);
+    dlk_line_end(line);
 }
 
 #ifndef DLK_NO_TEST_VECTORS
 static void dlk_report_mismatch(uint32_t index)
 {
     dlk_line_t *line = &dlk_line;
-    line->len = 0;
     for (uint32_t b = 0; b < DLK_TV_OUTPUT_BYTES; ++b) {
         if (dlk_output[b] != dlk_tv_expected[index][b]) {
-            dlk_put(line, "DLINK_MISMATCH vector=");
-            dlk_put_u64(line, index);
-            dlk_put(line, " byte=");
-            dlk_put_u64(line, b);
-            dlk_put(line, " got=");
-            dlk_put_i64(line, dlk_output[b]);
-            dlk_put(line, " expected=");
-            dlk_put_i64(line, dlk_tv_expected[index][b]);
-            dlk_put(line, "\n");
+            line->len = 0;
+            dlk_line_put(line, "DLINK_MISMATCH vector=");
+            dlk_line_put_u64(line, index);
+            dlk_line_put(line, " byte=");
+            dlk_line_put_u64(line, b);
+            dlk_line_put(line, " got=");
+            dlk_line_put_i64(line, dlk_output[b]);
+            dlk_line_put(line, " expected=");
+            dlk_line_put_i64(line, dlk_tv_expected[index][b]);
+            dlk_line_put(line, "\n");
             dlk_board_write(line->text, line->len);
             return;
         }
@@ -228,7 +134,7 @@ static void dlk_report_mismatch(uint32_t index)
 int main(void)
 {
     dlk_paint_stack();
-    const uintptr_t main_sp = dlk_sp();
+    const uintptr_t main_sp = dlk_stack_pointer();
 
     uint32_t matched = 0;
     uint32_t invoke_errors = 0;
@@ -277,38 +183,34 @@ int main(void)
         dlk_run_profile(first_input);
     }
     dlk_line_t *line = &dlk_line;
-    line->len = 0;
-    dlk_put(line, "DLINK_RESULT {");
-    dlk_put_str_field(line, "board", dlk_board_name);
-    dlk_put(line, ",");
-    dlk_put_str_field(line, "core", dlk_board_core);
-    dlk_put(line, ",");
-    dlk_put_str_field(line, "counter", dlk_board_counter_unit);
-    dlk_put_int_field(line, "matched", matched);
-    dlk_put_int_field(line, "total", DLK_TV_COUNT);
-    dlk_put_unit_field(line, "_per_inference", DLK_RUNS > 0 ? total_count / DLK_RUNS : 0u);
-    dlk_put_unit_field(line, "_min", DLK_RUNS > 0 ? min_count : 0u);
-    dlk_put_unit_field(line, "_max", max_count);
-    dlk_put_int_field(line, "stack_peak_bytes", (int64_t)((uintptr_t)__stack_top__ - low_water));
-    dlk_put_int_field(line, "model_stack_peak_bytes",
+    dlk_line_start(line, "DLINK_RESULT {");
+    dlk_line_str_field(line, "board", dlk_board_name, 1);
+    dlk_line_str_field(line, "core", dlk_board_core, 0);
+    dlk_line_str_field(line, "counter", dlk_board_counter_unit, 0);
+    dlk_line_int_field(line, "matched", matched);
+    dlk_line_int_field(line, "total", DLK_TV_COUNT);
+    dlk_line_unit_field(line, "", "_per_inference", DLK_RUNS > 0 ? total_count / DLK_RUNS : 0u);
+    dlk_line_unit_field(line, "", "_min", DLK_RUNS > 0 ? min_count : 0u);
+    dlk_line_unit_field(line, "", "_max", max_count);
+    dlk_line_int_field(line, "stack_peak_bytes", (int64_t)((uintptr_t)__stack_top__ - low_water));
+    dlk_line_int_field(line, "model_stack_peak_bytes",
                       (int64_t)(main_sp > low_water ? main_sp - low_water : 0u));
-    dlk_put_int_field(line, "stack_bytes",
+    dlk_line_int_field(line, "stack_bytes",
                       (int64_t)((uintptr_t)__stack_top__ - (uintptr_t)__stack_limit__));
-    dlk_put_int_field(line, "arena_bytes", (int64_t)STUDENT_ARENA_BYTES);
-    dlk_put_int_field(line, "flash_bytes", (int64_t)(uintptr_t)__dlk_app_flash_bytes__);
+    dlk_line_int_field(line, "arena_bytes", (int64_t)STUDENT_ARENA_BYTES);
+    dlk_line_int_field(line, "flash_bytes", (int64_t)(uintptr_t)__dlk_app_flash_bytes__);
 #ifdef DLK_NO_TEST_VECTORS
-    dlk_put_int_field(line, "test_vector_bytes", 0);
+    dlk_line_int_field(line, "test_vector_bytes", 0);
 #else
-    dlk_put_int_field(line, "test_vector_bytes",
+    dlk_line_int_field(line, "test_vector_bytes",
                       (int64_t)(sizeof dlk_tv_inputs + sizeof dlk_tv_expected));
 #endif
-    dlk_put_int_field(line, "ram_bytes",
+    dlk_line_int_field(line, "ram_bytes",
                       (int64_t)((uintptr_t)__dlk_ram_end__ - (uintptr_t)__dlk_ram_start__));
-    dlk_put_int_field(line, "macs", (int64_t)STUDENT_MACS);
-    dlk_put_int_field(line, "invoke_errors", invoke_errors);
-    dlk_put_int_field(line, "first_mismatch", first_mismatch);
-    dlk_put(line, "}\n");
-    dlk_board_write(line->text, line->len);
+    dlk_line_int_field(line, "macs", (int64_t)STUDENT_MACS);
+    dlk_line_int_field(line, "invoke_errors", invoke_errors);
+    dlk_line_int_field(line, "first_mismatch", first_mismatch);
+    dlk_line_end(line);
 
     return (matched == DLK_TV_COUNT && invoke_errors == 0u) ? 0 : 1;
 }

@@ -1,4 +1,4 @@
-/* Output lines for the streaming app (see report_line.h). */
+/* Output lines of the firmware apps (see report_line.h). */
 #include "report_line.h"
 
 #include "dlink/board.h"
@@ -58,6 +58,16 @@ void dlk_line_int_field(dlk_line_t *line, const char *key, int64_t value)
 {
     dlk_line_key(line, key, 0);
     dlk_line_put_i64(line, value);
+}
+
+void dlk_line_unit_field(dlk_line_t *line, const char *prefix, const char *suffix, uint64_t v)
+{
+    dlk_line_put(line, ",\"");
+    dlk_line_put(line, prefix);
+    dlk_line_put(line, dlk_board_counter_unit);
+    dlk_line_put(line, suffix);
+    dlk_line_put(line, "\":");
+    dlk_line_put_u64(line, v);
 }
 
 void dlk_line_array_field(dlk_line_t *line, const char *key, const int32_t *values, size_t n)

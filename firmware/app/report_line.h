@@ -1,5 +1,6 @@
 /* One machine-readable output line at a time, without printf (nothing from libc's stdio is linked):
- * the streaming app's DLINK_DECISION / DLINK_FRONTEND / DLINK_STREAM_RESULT lines. */
+ * the test-vector app's DLINK_RESULT / DLINK_LAYER / DLINK_PROFILE / DLINK_MISMATCH lines and the
+ * streaming app's DLINK_DECISION / DLINK_FRONTEND / DLINK_STREAM_RESULT lines. */
 #ifndef DLINK_REPORT_LINE_H
 #define DLINK_REPORT_LINE_H
 
@@ -23,6 +24,8 @@ void dlk_line_key(dlk_line_t *line, const char *key, int first);
 /* `"key":"value"` and `"key":number` fields (comma first unless `first`). */
 void dlk_line_str_field(dlk_line_t *line, const char *key, const char *value, int first);
 void dlk_line_int_field(dlk_line_t *line, const char *key, int64_t value);
+/* `"<prefix><counter unit><suffix>":v` (comma first), e.g. "model_instructions_total". */
+void dlk_line_unit_field(dlk_line_t *line, const char *prefix, const char *suffix, uint64_t v);
 /* `"key":[v0,v1,...]` (comma first). */
 void dlk_line_array_field(dlk_line_t *line, const char *key, const int32_t *values, size_t n);
 /* Close the line with "}\n" and write it to the board's console. */

@@ -37,6 +37,7 @@
 
 #include "dlink/board.h"
 #include "report_line.h"
+#include "stack_watermark.h"
 #include "stream_source.h"
 #include "student_frontend.h"
 #include "student_model.h"
@@ -49,10 +50,7 @@ _Static_assert(STUDENT_FE_WINDOW_BYTES == STUDENT_INPUT_BYTES,
 #endif
 #define DLK_CHUNK_FRAMES 16u
 #define DLK_DUMP_PER_LINE 32u
-#define DLK_STACK_PAINT 0xA5C3A5C3u
 
-extern uint32_t __stack_limit__[];
-extern uint32_t __stack_top__[];
 extern uint8_t __dlk_app_flash_bytes__[];
 extern uint8_t __dlk_ram_start__[];
 extern uint8_t __dlk_ram_end__[];
@@ -60,31 +58,6 @@ extern uint8_t __dlk_ram_end__[];
 static student_adc_t dlk_frames[DLK_CHUNK_FRAMES][STUDENT_FE_N_CHANS];
 static int8_t dlk_output[STUDENT_OUTPUT_BYTES];
 static dlk_line_t dlk_line;
-
-/* -- stack painting (as in main.c): the deepest the stack went ---------------------------------- */
-static inline uintptr_t dlk_sp(void)
-{
-    uintptr_t sp;
-    __asm volatile("mov %0, sp" : "=r"(sp));
-    return sp;
-}
-
-__attribute__((noinline)) static void dlk_paint_stack(void)
-{
-    const uint32_t *sp = (const uint32_t *)dlk_sp();
-    for (volatile uint32_t *p = __stack_limit__; p < sp - 32; ++p) {
-        *p = DLK_STACK_PAINT;
-    }
-}
-
-static uintptr_t dlk_stack_low_water(void)
-{
-    const uint32_t *p = __stack_limit__;
-    while (p < __stack_top__ && *p == DLK_STACK_PAINT) {
-        ++p;
-    }
-    return (uintptr_t)p;
-}
 
 /* -- checksums --------------------------------------------------------------------------------- */
 typedef struct {
@@ -115,16 +88,6 @@ static uint32_t dlk_float_bits(float f)
 }
 
 /* -- output lines -------------------------------------------------------------------------------- */
-static void dlk_unit_field(dlk_line_t *line, const char *prefix, const char *suffix, uint64_t v)
-{
-    dlk_line_put(line, ",\"");
-    dlk_line_put(line, prefix);
-    dlk_line_put(line, dlk_board_counter_unit);
-    dlk_line_put(line, suffix);
-    dlk_line_put(line, "\":");
-    dlk_line_put_u64(line, v);
-}
-
 static void dlk_dump_sample(uint64_t sample, const float *values)
 {
     for (uint32_t c0 = 0; c0 < STUDENT_FE_N_CHANS; c0 += DLK_DUMP_PER_LINE) {
@@ -206,7 +169,7 @@ static void dlk_report_decision(uint32_t hop, uint64_t frame, uint64_t samples, 
     dlk_line_array_field(line, "prob_e4", prob_e4, STUDENT_OUTPUT_BYTES);
     dlk_line_int_field(line, "window_checksum", window_ck);
     dlk_line_int_field(line, "frontend_checksum", frontend_ck);
-    dlk_unit_field(line, "model_", "", model_count);
+    dlk_line_unit_field(line, "model_", "", model_count);
     dlk_line_int_field(line, "status", status);
     dlk_line_end(line);
 }
@@ -290,10 +253,10 @@ int main(void)
     dlk_line_int_field(line, "frames_declared", n_frames);
     dlk_line_int_field(line, "decisions", hop);
     dlk_line_int_field(line, "samples", (int64_t)samples);
-    dlk_unit_field(line, "frontend_", "_total", fe_total);
-    dlk_unit_field(line, "frontend_", "_max_frame", fe_max);
-    dlk_unit_field(line, "model_", "_total", model_total);
-    dlk_unit_field(line, "model_", "_max", model_max);
+    dlk_line_unit_field(line, "frontend_", "_total", fe_total);
+    dlk_line_unit_field(line, "frontend_", "_max_frame", fe_max);
+    dlk_line_unit_field(line, "model_", "_total", model_total);
+    dlk_line_unit_field(line, "model_", "_max", model_max);
     dlk_line_int_field(line, "counter_overhead", (int64_t)overhead);
     dlk_line_int_field(line, "frontend_ram_bytes", student_frontend_ram_bytes);
     dlk_line_int_field(line, "arena_bytes", STUDENT_ARENA_BYTES);
