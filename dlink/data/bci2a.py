@@ -209,14 +209,7 @@ def read_bci2a_within(cfg: DataConfig, *, verbose: bool = False) -> tuple[EEGWin
     Returns ``(windows, pool)``; ``pool`` is empty (the split's selectors decide the pool).
     """
     read_subject = _reader(cfg)
-    spec = cfg.split_spec()
-    if not cfg.subjects:
-        raise ValueError(f"data.subjects must list the subject(s) to read for within-subject splits "
-                         f"(data.splits.by = {spec.by!r}), e.g. subjects: [1].")
-    subjects = list(dict.fromkeys(cfg.subjects))
-    pool_sel = spec.parts.get("pool")
-    if pool_sel is not None and pool_sel.subjects is not None:
-        subjects += [s for s in range(pool_sel.subjects[0], pool_sel.subjects[1] + 1) if s not in subjects]
+    subjects = cfg.within_subject_ids()
     from tqdm import tqdm
 
     windows = EEGWindows.concat([w for s in tqdm(subjects, desc="bci2a", disable=not verbose)

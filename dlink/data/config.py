@@ -227,6 +227,20 @@ class DataConfig:
 
         return SplitSpec.from_config(self.splits)
 
+    def within_subject_ids(self) -> list[int]:
+        """The subjects a within-subject split reads: ``subjects`` in order, then the subjects of a
+        ``pool: {subjects: [a, b]}`` selector that are not among them."""
+        spec = self.split_spec()
+        if not self.subjects:
+            raise ValueError(f"data.subjects must list the subject(s) to read for within-subject splits "
+                             f"(data.splits.by = {spec.by!r}), e.g. subjects: [1].")
+        subjects = list(dict.fromkeys(self.subjects))
+        pool_sel = spec.parts.get("pool")
+        if pool_sel is not None and pool_sel.subjects is not None:
+            first, last = pool_sel.subjects
+            subjects += [s for s in range(first, last + 1) if s not in subjects]
+        return subjects
+
     def split_ranges(self, default: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
         """Subject ranges per split (cross-subject): ``splits`` if given, else ``default``;
         checked disjoint."""

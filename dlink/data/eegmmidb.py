@@ -154,13 +154,7 @@ def read_eegmmidb_within(cfg: DataConfig, *, verbose: bool = False) -> tuple[EEG
     ``(windows, pool)``; ``pool`` is empty (the split's selectors decide the pool).
     """
     spec = cfg.split_spec()
-    if not cfg.subjects:
-        raise ValueError(f"data.subjects must list the subject(s) to read for within-subject splits "
-                         f"(data.splits.by = {spec.by!r}), e.g. subjects: [1].")
-    subjects = list(dict.fromkeys(cfg.subjects))
-    pool_sel = spec.parts.get("pool")
-    if pool_sel is not None and pool_sel.subjects is not None:
-        subjects += [s for s in range(pool_sel.subjects[0], pool_sel.subjects[1] + 1) if s not in subjects]
+    subjects = cfg.within_subject_ids()
     runs = _runs(cfg, spec.named_runs())
     parts = _read_subjects(cfg, subjects, runs, desc="eegmmidb", verbose=verbose)
     n_times = int(round(cfg.resolved_window_s() * cfg.sfreq_hz))

@@ -154,3 +154,12 @@ def test_synthetic_within_subject_kfold_with_board_channels(tmp_path):
     assert set(by_run["test"].run) == {2} and len(by_run["test"]) == 10
     with pytest.raises(ConfigError, match="needs test >= 1 for a cross-subject split"):
         config_from_dict({"data": {"synthetic": {"subjects": {"train": 1, "test": 0}}}})
+
+
+def test_within_subject_ids_lists_the_subjects_then_the_pool_subjects_once():
+    cfg = config_from_dict({"data": {"name": "eegmmidb", "subjects": [3, 1, 3],
+                                     "splits": {"by": "kfold", "pool": {"subjects": [2, 4]}}}})
+    assert cfg.data.within_subject_ids() == [3, 1, 2, 4]
+    cfg = config_from_dict({"data": {"name": "eegmmidb", "splits": {"by": "kfold"}}})
+    with pytest.raises(ValueError, match=r"data.subjects must list the subject\(s\).*'kfold'"):
+        cfg.data.within_subject_ids()
