@@ -220,8 +220,11 @@ def run_bench(run_dir: str | Path, *, cfg: BenchConfig | None = None, build_boar
         "teacher": teacher,
         "student": student,
         "models": {"teacher": _block(metrics, "teacher"), "student": _block(metrics, "student"),
+                   "student_alone": _block(metrics, "student_alone"),
                    "baselines": {k: _block((metrics or {}).get("baselines"), k)
                                  for k in ((metrics or {}).get("baselines") or {})}},
+        "teacher_gate": (metrics or {}).get("teacher_gate"),
+        "warnings": (metrics or {}).get("warnings", []),
         "router": (metrics or {}).get("router"),
         "history": (metrics or {}).get("history"),
         "boards": board_results,

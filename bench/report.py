@@ -82,6 +82,15 @@ def headline_rows(report: dict[str, Any], *, default_board: str | None = "mps2-a
         "board": default_board if board_ok else None,
         "source": "measured",
     })
+    alone = models.get("student_alone")
+    if alone and (report.get("teacher_gate") or {}).get("kept") != "student_alone":
+        rows.append({
+            "model": "student alone (CE only)",
+            "balanced_accuracy": alone.get("balanced_accuracy"), "kappa": alone.get("kappa"),
+            "params": alone.get("params"), "macs": alone.get("macs"), "host_latency_ms": None,
+            "int8_balanced_accuracy": None, "instructions_per_inference": None,
+            "flash_bytes": None, "ram_bytes": None, "source": "metrics.json",
+        })
     for name, b in (models.get("baselines") or {}).items():
         rows.append({
             "model": f"baseline: {name}",
@@ -147,6 +156,18 @@ def headline_text(report: dict[str, Any], *, markdown: bool = False) -> str:
         notes.append("baselines: none in metrics.json (set distill.baselines, e.g. [eegnet, shallow], "
                      "and rerun `dlink distill`; the seeded comparison with every ablation is "
                      "bench/distill_benchmark.py, see docs/distillation-benchmark.md)")
+    gate = report.get("teacher_gate") or {}
+    if gate.get("decision"):
+        line = f"teacher gate ({gate.get('mode')}): teacher terms {gate['decision']}"
+        if gate.get("teacher_val_balanced_accuracy") is not None:
+            line += (f"; val balanced accuracy teacher {gate['teacher_val_balanced_accuracy']:.3f}, chance "
+                     f"{gate['chance']:.3f}")
+        if gate.get("student_alone_val_balanced_accuracy") is not None:
+            line += f", student alone {gate['student_alone_val_balanced_accuracy']:.3f}"
+        line += f"; kept: {gate.get('kept')}" + (f" ({gate['reason']})" if gate.get("reason") else "")
+        notes.append(line)
+    for w in report.get("warnings") or []:
+        notes.append(f"WARNING: {w}")
     t = next((r for r in rows if r["model"].startswith("teacher")), {})
     ratios = [f"{t[k] / s[k]:.1f}x {label}" for k, label in (("params", "parameters"), ("macs", "MACs"))
               if isinstance(t.get(k), (int, float)) and isinstance(s.get(k), (int, float)) and s[k]]

@@ -18,10 +18,18 @@ import warnings
 
 from dlink._check import check_option
 
-from .config import BASELINES
+from .config import NEURAL_BASELINES
 
 #: Display names.
-NAMES = {"eegnet": "EEGNet (braindecode EEGNetv4)", "shallow": "ShallowConvNet (braindecode ShallowFBCSPNet)"}
+NAMES = {"eegnet": "EEGNet (braindecode EEGNetv4)", "shallow": "ShallowConvNet (braindecode ShallowFBCSPNet)",
+         "csp_lda": "CSP + LDA (MNE, scikit-learn; 8-30 Hz)"}
+
+#: Optimiser settings of each network's usual recipe (the step budget, batches, augmentation,
+#: BatchNorm re-estimation and early stopping are the student's, ``train:``): EEGNet as its
+#: authors trained it (Adam, lr 1e-3, no weight decay); ShallowFBCSPNet as braindecode's
+#: motor-imagery examples train it (AdamW, lr 0.0625 * 0.01, no weight decay).
+RECIPES = {"eegnet": {"lr": 1e-3, "weight_decay": 0.0},
+           "shallow": {"lr": 0.0625 * 0.01, "weight_decay": 0.0}}
 
 
 #: BatchNorm momentum given to every baseline (see the module docstring).
@@ -44,7 +52,7 @@ def build_baseline(name: str, *, n_chans: int, n_times: int, n_outputs: int, sfr
     """
     if not 0.0 < bn_momentum <= 1.0:
         raise ValueError(f"bn_momentum must be in (0, 1], got {bn_momentum!r}.")
-    check_option("baseline", name, BASELINES)
+    check_option("baseline", name, NEURAL_BASELINES)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # braindecode's deprecation notices about its own defaults
         if name == "eegnet":

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from dlink.distill.teachers.config import TeacherConfig  # noqa: F401  (re-exported)
 
-#: Baseline models the ``distill`` stage can train alone beside the student (braindecode).
-BASELINES = ("eegnet", "shallow")
+#: Baseline models the ``distill`` stage can train alone beside the student: braindecode's
+#: EEGNet and ShallowConvNet, and CSP + LDA (MNE + scikit-learn).
+NEURAL_BASELINES = ("eegnet", "shallow")
+BASELINES = NEURAL_BASELINES + ("csp_lda",)
 
 
 @dataclass
@@ -67,9 +69,16 @@ class DistillConfig:
     spectral_windows: int | None = 16
     #: Distil on the "pool" split too (unlabelled for the student: teacher targets only).
     use_pool: bool = True
-    #: Baselines trained alone on the labelled split beside the student (braindecode models);
+    #: Baselines trained alone on the labelled split beside the student ("eegnet", "shallow":
+    #: braindecode, with the student's step budget and recipe; "csp_lda": CSP + LDA on 8-30 Hz);
     #: their metrics go to metrics.json["baselines"].
     baselines: list = field(default_factory=list)
+    #: Teacher gate: "auto" measures the teacher on val before distilling and trains the student
+    #: alone (cross-entropy only) too; when the teacher is not better than chance or than the
+    #: student alone on val, the teacher's terms are switched off and the student alone is kept
+    #: (and a distilled student that is worse on val than the student alone is not kept either).
+    #: "on": always distil; "off": never (the student is trained alone).
+    teacher_gate: str = field(default="auto", metadata={"choices": ("auto", "on", "off")})
     #: Where the teacher's per-layer hidden states are cached: "disk" (memory-mapped file in
     #: RUN/cache, reused by reruns) or "memory".
     cache: str = field(default="disk", metadata={"choices": ("disk", "memory")})
@@ -95,33 +104,119 @@ class DistillConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """The ``train.augment`` section (applied to the labelled training windows of every model
+    trained by ``dlink distill``: the student and the braindecode baselines)."""
+
+    #: Switch every augmentation on or off.
+    enabled: bool = True
+    #: Random circular time shift of each window, up to this many seconds either way (0: off).
+    time_shift_s: float = 0.5
+    #: Random gain per window, log-uniform in [1/(1+s), 1+s] (0: off).
+    amplitude_scale: float = 0.2
+    #: Probability that a channel of a window is set to zero (0: off).
+    channel_dropout: float = 0.1
+    #: Random sign per window.
+    sign_flip: bool = True
+    #: Gaussian noise, standard deviation as a fraction of each window's RMS (0: off).
+    noise: float = 0.0
+
+    def validate(self) -> None:
+        for name in ("time_shift_s", "amplitude_scale", "noise"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"train.augment.{name} must be >= 0, got {getattr(self, name)!r}.")
+        if not 0.0 <= self.channel_dropout < 1.0:
+            raise ValueError(f"train.augment.channel_dropout must be in [0, 1), got {self.channel_dropout!r}.")
+
+
+@dataclass
 class TrainConfig:
-    #: Maximum number of epochs (early stopping on val balanced accuracy may stop sooner).
+    """The ``train:`` section: the recipe of every model ``dlink distill`` trains (the student,
+    the student alone for the teacher gate, the braindecode baselines).
+
+    Training counts optimisation steps, not epochs, so that a calibration set of 20 windows gets
+    as many updates as a corpus: ``steps`` (or, when null, ``epochs`` passes over the training
+    windows, but never fewer than ``min_steps``). Batches are class-balanced; the validation
+    split is evaluated every ``eval_every_steps`` after the BatchNorm statistics were re-estimated
+    on the training windows, and early stopping watches a smoothed validation loss and never
+    stops before ``min_steps``.
+    """
+
+    #: Passes over the training windows when ``steps`` is null (the budget is then
+    #: ``max(epochs * ceil(n_windows / batch_size), min_steps)``).
     epochs: int = 30
+    #: Optimisation steps (null: from ``epochs``, at least ``min_steps``).
+    steps: int | None = None
+    #: The fewest steps a training gets: the floor of the budget and the earliest step at which
+    #: early stopping may stop it.
+    min_steps: int = 300
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    #: Epochs without val improvement before stopping.
+    #: Linear learning-rate warm-up over this share of the steps, then cosine decay to 0.
+    warmup_fraction: float = 0.05
+    #: Validation every this many steps (null: once per pass over the training windows, but at
+    #: most about 25 times per training).
+    eval_every_steps: int | None = None
+    #: Early stopping: evaluations without a new best smoothed validation loss before stopping
+    #: (only after ``min_steps``).
     patience: int = 10
+    #: Exponential smoothing of the validation loss (weight of the newest evaluation; 1: none).
+    val_smoothing: float = 0.5
+    #: Which weights are kept: those of the evaluation with the highest validation balanced
+    #: accuracy, ties broken by the smoothed loss ("val_balanced_accuracy"), with the lowest
+    #: smoothed validation loss ("val_loss"), or the last ones ("last": the end of the cosine
+    #: schedule, or where early stopping stopped). "auto": "last" when the validation split has
+    #: fewer than 40 windows (picking the best of ~25 evaluations on a handful of windows picks
+    #: noise), else "val_balanced_accuracy".
+    select: str = field(default="auto",
+                        metadata={"choices": ("auto", "val_loss", "val_balanced_accuracy", "last")})
+    #: Draw the labelled windows of each batch with equal probability per class.
+    balanced_batches: bool = True
+    #: Share of each batch given to labelled windows when unlabelled "pool" windows are mixed in
+    #: (at least; more when the labelled windows are the larger part).
+    labelled_share: float = 0.5
+    #: Augmentation of the labelled training windows.
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     #: torch threads for training (the machines here have 2 cores).
     num_threads: int = 2
-    #: Stop an epoch early after this many optimisation steps (None: the whole split).
+    #: Cap on the steps per pass when the budget comes from ``epochs`` (None: no cap).
     max_steps_per_epoch: int | None = None
-    #: Epochs for the braindecode baselines (None: same as ``epochs``).
-    baseline_epochs: int | None = None
+    #: Steps for the braindecode baselines (null: the student's budget).
+    baseline_steps: int | None = None
 
     def validate(self) -> None:
-        for name in ("epochs", "batch_size", "num_threads"):
+        for name in ("epochs", "batch_size", "num_threads", "min_steps", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)!r}.")
+        for name in ("steps", "eval_every_steps", "baseline_steps"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ValueError(f"train.{name} must be >= 1 or null, got {v!r}.")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr!r}.")
         if self.weight_decay < 0:
             raise ValueError(f"train.weight_decay must be >= 0, got {self.weight_decay!r}.")
-        if self.patience < 1:
-            raise ValueError(f"train.patience (epochs without improvement before stopping) must "
-                             f"be >= 1, got {self.patience!r}.")
-        for name in ("max_steps_per_epoch", "baseline_epochs"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ValueError(f"train.{name} must be >= 1 or null, got {v!r}.")
+        if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:
+            raise ValueError(f"train.max_steps_per_epoch must be >= 1 or null, got {self.max_steps_per_epoch!r}.")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"train.warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}.")
+        if not 0.0 < self.val_smoothing <= 1.0:
+            raise ValueError(f"train.val_smoothing must be in (0, 1], got {self.val_smoothing!r}.")
+        if not 0.0 < self.labelled_share <= 1.0:
+            raise ValueError(f"train.labelled_share must be in (0, 1], got {self.labelled_share!r}.")
+
+
+def student_alone(dcfg: DistillConfig) -> DistillConfig:
+    """``dcfg`` with every teacher term (and the pool) switched off: cross-entropy alone."""
+    import dataclasses
+
+    return dataclasses.replace(dcfg, w_kd=0.0, w_feature=0.0, w_spectral_mag=0.0,
+                               w_spectral_phase=0.0, w_antialias=0.0, w_router_probe=0.0,
+                               use_pool=False, w_ce=dcfg.w_ce or 1.0)
+
+
+def uses_teacher(dcfg: DistillConfig) -> bool:
+    """Whether any loss term of ``dcfg`` reads the teacher's outputs."""
+    feat = dcfg.lambda1 > 0 and (dcfg.w_feature > 0 or dcfg.w_spectral_mag > 0 or dcfg.w_spectral_phase > 0)
+    return bool(dcfg.w_kd > 0 or feat or (dcfg.w_router_probe > 0 and dcfg.target == "router"))

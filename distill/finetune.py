@@ -103,22 +103,20 @@ def lr_at(step: int, *, total_steps: int, warmup_steps: int, lr: float, min_lr: 
 
 def augment(x: torch.Tensor, gen: torch.Generator, *, shift: bool = True, flip: bool = True,
             scale: float = 0.2) -> torch.Tensor:
-    """Label-preserving augmentation for band-power tasks, per window.
+    """Label-preserving augmentation for band-power tasks, per window (the teacher's recipe).
 
     ``shift``: circular shift by a random number of samples (the 1-s patch grid then cuts the
     signal at other places); ``flip``: random sign (powers and spectra are unchanged); ``scale``:
-    random gain in [1/(1+scale), 1+scale].
+    random gain in [1/(1+scale), 1+scale]. The kernels are :mod:`dlink.distill.augment`'s.
     """
-    n, c, t = x.shape
+    from .augment import amplitude_scale, sign_flip, time_shift
+
     if shift:
-        k = torch.randint(0, t, (n, 1), generator=gen)
-        idx = (torch.arange(t)[None, :] + k) % t
-        x = x.gather(2, idx[:, None, :].expand(n, c, t))
+        x = time_shift(x, gen)
     if flip:
-        x = x * (torch.randint(0, 2, (n, 1, 1), generator=gen) * 2 - 1).to(x.dtype)
+        x = sign_flip(x, gen)
     if scale:
-        lo = math.log1p(scale)
-        x = x * torch.empty(n, 1, 1).uniform_(-lo, lo, generator=gen).exp()
+        x = amplitude_scale(x, gen, scale=scale)
     return x
 
 

@@ -31,7 +31,9 @@ def classification_metrics(y_true, logits_or_probs, n_classes: int) -> dict:
     -------
     dict
         Floats (and ``confusion`` as a list of lists, rows = true class); ``n`` windows;
-        ``balanced_accuracy_ci``: its 95 % interval (:func:`balanced_accuracy_ci`).
+        ``balanced_accuracy_ci``: its 95 % interval (:func:`balanced_accuracy_ci`);
+        ``predicted_counts`` (windows predicted per class) and ``collapsed`` (every window
+        predicted as one class while the windows hold several: a failure, not a score).
     """
     from sklearn.metrics import (average_precision_score, balanced_accuracy_score,
                                  cohen_kappa_score, confusion_matrix, f1_score, roc_auc_score)
@@ -51,6 +53,8 @@ def classification_metrics(y_true, logits_or_probs, n_classes: int) -> dict:
         "f1_weighted": float(f1_score(y, pred, labels=labels, average="weighted", zero_division=0)),
         "confusion": confusion_matrix(y, pred, labels=labels).tolist(),
         "balanced_accuracy_ci": balanced_accuracy_ci(y, pred, n_classes),
+        "predicted_counts": np.bincount(pred, minlength=n_classes).tolist(),
+        "collapsed": is_collapsed(y, pred),
     }
     if n_classes == 2:
         if len(np.unique(y)) == 2:
@@ -106,3 +110,15 @@ def balanced_accuracy_ci(y_true, y_pred, n_classes: int, *, level: float = 0.95,
     est = float(np.mean(recalls))
     tail = (1.0 - level) / 2.0
     return [min(float(np.quantile(bal, tail)), est), max(float(np.quantile(bal, 1.0 - tail)), est)]
+
+
+def is_collapsed(y_true, y_pred) -> bool:
+    """True when every window is predicted as one class although the windows hold several.
+
+    Examples
+    --------
+    >>> is_collapsed([0, 1, 1], [1, 1, 1]), is_collapsed([0, 1, 1], [0, 1, 1])
+    (True, False)
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return bool(len(np.unique(y_true)) > 1 and len(np.unique(y_pred)) == 1)

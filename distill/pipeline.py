@@ -9,7 +9,6 @@ metrics.json and the "distill" stamp.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -105,12 +104,12 @@ def make_train_data(splits: dict, caches: dict | None, *, use_pool: bool):
     sources = [src("train", True)]
     if use_pool and "pool" in splits and len(splits["pool"]) > 0:
         sources.append(src("pool", False))
-    return TrainData(sources, splits["val"].X, np.asarray(splits["val"].y))
+    return TrainData(sources, splits["val"].X, np.asarray(splits["val"].y), sfreq=splits["train"].sfreq)
 
 
 def distill_student(cfg, dcfg, splits: dict, caches: dict | None, *, seed: int,
                     checkpoint_dir: Path | None, verbose: bool = False, desc: str = "distill",
-                    use_pool: bool | None = None):
+                    use_pool: bool | None = None, steps: int | None = None):
     """Build the student and train it with the objective ``dcfg`` (a DistillConfig).
 
     Returns ``(student, objective, history)``.
@@ -139,33 +138,69 @@ def distill_student(cfg, dcfg, splits: dict, caches: dict | None, *, seed: int,
     teacher_fp = sorted((k, c.fingerprint) for k, c in (caches or {}).items()) if uses_teacher else []
     student, history = train_model(student, objective, data, train_cfg=cfg.train, seed=seed,
                                    checkpoint_dir=checkpoint_dir, verbose=verbose, desc=desc,
+                                   steps=steps,
                                    fingerprint_extra={"teacher": teacher_fp, "use_pool": pool})
     return student, objective, history
 
 
+def student_steps(cfg, splits: dict) -> int:
+    """The student's optimisation budget for this data (the baselines get at least as many)."""
+    from .config import uses_teacher
+    from .train import plan_steps
+
+    n_pool = len(splits.get("pool", ())) if cfg.distill.use_pool and uses_teacher(cfg.distill) else 0
+    return plan_steps(cfg.train, n_labelled=len(splits["train"]), n_unlabelled=n_pool).total_steps
+
+
 def train_baseline(name: str, cfg, splits: dict, *, seed: int, checkpoint_dir: Path | None,
-                   verbose: bool = False):
-    """Train a braindecode baseline alone (cross-entropy on "train"). Returns ``(model, history)``."""
+                   verbose: bool = False, steps: int | None = None):
+    """Train a baseline alone on "train" (early-stopped / chosen on "val").
+
+    The braindecode networks take the student's recipe (``train:``: budget, balanced batches,
+    augmentation, BatchNorm re-estimation, early stopping) with their own optimiser settings
+    (:data:`dlink.distill.baselines.RECIPES`) and ``steps`` (default: ``train.baseline_steps`` or
+    the student's budget). ``"csp_lda"`` fits CSP + LDA. Returns ``(model, history)``.
+    """
     import torch
 
-    from .baselines import build_baseline
+    from .baselines import RECIPES, build_baseline
     from .config import DistillConfig
     from .losses import DLinkObjective
     from .train import train_model
 
     tr = splits["train"]
+    if name == "csp_lda":
+        return train_csp_lda(splits)
     torch.manual_seed(seed)
     model = build_baseline(name, n_chans=tr.n_chans, n_times=tr.n_times,
                            n_outputs=len(tr.class_names), sfreq=tr.sfreq)
     ce_only = DistillConfig(w_kd=0, w_feature=0, w_spectral_mag=0, w_spectral_phase=0,
                             w_antialias=0, w_router_probe=0)
     objective = DLinkObjective(ce_only, n_outputs=len(tr.class_names))
-    tcfg = copy.copy(cfg.train)
-    if cfg.train.baseline_epochs:
-        tcfg.epochs = cfg.train.baseline_epochs
+    if steps is None:
+        steps = cfg.train.baseline_steps or student_steps(cfg, splits)
     data = make_train_data(splits, None, use_pool=False)
-    return train_model(model, objective, data, train_cfg=tcfg, seed=seed,
-                       checkpoint_dir=checkpoint_dir, verbose=verbose, desc=name)
+    return train_model(model, objective, data, train_cfg=cfg.train, seed=seed, steps=steps,
+                       checkpoint_dir=checkpoint_dir, verbose=verbose, desc=name, **RECIPES[name])
+
+
+def train_csp_lda(splits: dict):
+    """CSP + LDA fitted on "train", its number of components chosen on "val"."""
+    from .csp_lda import CSPLDA
+
+    t0 = time.perf_counter()
+    tr, va = splits["train"], splits["val"]
+    model = CSPLDA(tr.sfreq).fit(tr.X, tr.y, va.X, va.y)
+    return model, {"train_s": time.perf_counter() - t0, "n_components": model.n_components,
+                   "selection": model.selection}
+
+
+def csp_lda_logits(model, splits: dict) -> dict:
+    """Class probabilities of a fitted CSP + LDA on every non-empty split."""
+    from .csp_lda import csp_lda_probabilities
+
+    n_classes = len(splits["train"].class_names)
+    return {k: csp_lda_probabilities(model, w.X, n_classes) for k, w in splits.items() if len(w)}
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -187,7 +222,7 @@ def evaluate(model, splits: dict, *, names=("test", "val"), logits: dict | None 
             out.update(m)
         else:
             out[name] = {k: v for k, v in m.items() if k != "confusion"}
-    if model is not None:
+    if model is not None and hasattr(model, "parameters"):
         out["params"] = count_params(model)
         out["macs"] = count_macs(model, tr.n_chans, tr.n_times)
     return out
@@ -211,6 +246,109 @@ def router_weights(objective, cache, *, batch_size: int = 256) -> dict:
     w = torch.cat(ws).numpy()
     return {"mode": router.mode, "top_k": router.top_k, "n_layers": int(w.shape[1]),
             "layer_weights_mean": w.mean(0).tolist(), "layer_weights_std": w.std(0).tolist()}
+
+
+# -- the teacher gate ------------------------------------------------------------------------
+def gate_and_distill(cfg, splits: dict, caches: dict, run, *, verbose: bool = False) -> dict:
+    """Measure the teacher on val, train the student alone and/or distilled, keep the better.
+
+    ``distill.teacher_gate``: "on" distils; "off" trains the student alone; "auto" (default)
+    measures the teacher's validation balanced accuracy (its cached logits) against chance and
+    against the student trained alone (cross-entropy, labelled windows only); when the teacher
+    is not better than both, its terms are switched off and the student alone is kept; else the
+    student is distilled, and kept unless the student alone is better on val (balanced
+    accuracy, then loss).
+
+    Returns a dict: ``student``, ``objective``, ``history``, ``alone`` (the student alone,
+    or None), ``alone_history``, ``gate`` (what was measured and decided, for metrics.json).
+    """
+    from .config import student_alone, uses_teacher
+    from .metrics import classification_metrics
+
+    mode = cfg.distill.teacher_gate
+    n_classes = len(splits["train"].class_names)
+    chance = 1.0 / n_classes
+    val_y = np.asarray(splits["val"].y)
+    t_val = classification_metrics(val_y, caches["val"].logits, n_classes) if "val" in caches else {}
+    gate: dict[str, Any] = {"mode": mode, "chance": chance,
+                            "teacher_val_balanced_accuracy": t_val.get("balanced_accuracy"),
+                            "teacher_val_predicted_counts": t_val.get("predicted_counts")}
+    out: dict[str, Any] = {"alone": None, "alone_history": None, "objective": None}
+    if not uses_teacher(cfg.distill):
+        mode = "on"  # nothing to gate: the configured objective has no teacher term
+        gate["reason"] = "the distill config has no teacher term"
+    if mode in ("auto", "off"):
+        alone, _, h = distill_student(cfg, student_alone(cfg.distill), splits, None, seed=cfg.seed,
+                                      checkpoint_dir=run.checkpoints_dir / "student_alone",
+                                      verbose=verbose, desc="student alone")
+        out["alone"], out["alone_history"] = alone, h
+        a_val = evaluate(alone, splits, names=("val",))
+        gate["student_alone_val_balanced_accuracy"] = a_val.get("balanced_accuracy")
+        if mode == "off":
+            gate.update(decision="off", reason="distill.teacher_gate is 'off'")
+        elif gate["teacher_val_balanced_accuracy"] is None:
+            gate.update(decision="off", reason="no validation logits of the teacher")
+        elif gate["teacher_val_balanced_accuracy"] <= chance:
+            gate.update(decision="off", reason=f"the teacher is not better than chance on val "
+                        f"({gate['teacher_val_balanced_accuracy']:.3f} <= {chance:.3f})")
+        elif gate["teacher_val_balanced_accuracy"] <= gate["student_alone_val_balanced_accuracy"]:
+            gate.update(decision="off", reason=f"the teacher is not better than the student alone on "
+                        f"val ({gate['teacher_val_balanced_accuracy']:.3f} <= "
+                        f"{gate['student_alone_val_balanced_accuracy']:.3f})")
+        else:
+            gate["decision"] = "on"
+    else:
+        gate["decision"] = "on"
+    if gate["decision"] == "off":
+        log.warning("teacher gate: teacher terms switched off, the student is trained alone: %s",
+                    gate["reason"])
+        out.update(student=out["alone"], history=out["alone_history"], kept="student_alone")
+    else:
+        student, objective, history = distill_student(
+            cfg, cfg.distill, splits, caches, seed=cfg.seed,
+            checkpoint_dir=run.checkpoints_dir / "student", verbose=verbose)
+        out.update(student=student, objective=objective, history=history, kept="distilled")
+        if out["alone"] is not None:
+            d = _val_key(student, splits)
+            a = _val_key(out["alone"], splits)
+            gate["distilled_val_balanced_accuracy"] = d[0]
+            if a > d:
+                out.update(student=out["alone"], history=out["alone_history"], kept="student_alone")
+                gate["reason"] = (f"the distilled student is worse on val than the student alone "
+                                  f"({d[0]:.3f} vs {a[0]:.3f}); the student alone is kept")
+                log.warning("teacher gate: %s", gate["reason"])
+    gate["kept"] = out["kept"]
+    out["gate"] = gate
+    return out
+
+
+def _val_key(model, splits: dict) -> tuple[float, float]:
+    """(val balanced accuracy, minus val cross-entropy): larger is better."""
+    from .train import predict
+
+    z = predict(model, splits["val"].X)
+    y = np.asarray(splits["val"].y)
+    zs = z - z.max(1, keepdims=True)
+    ce = float(np.mean(np.log(np.exp(zs).sum(1)) - zs[np.arange(len(y)), y]))
+    pred = z.argmax(1)
+    ba = float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
+    return ba, -ce
+
+
+def collapse_warnings(metrics: dict) -> list[str]:
+    """One line per model whose test predictions fall into one class (logged as warnings)."""
+    rows = [("teacher", metrics.get("teacher", {})), ("student", metrics.get("student", {})),
+            ("student alone", metrics.get("student_alone") or {})]
+    rows += [(f"baseline {k}", v) for k, v in metrics.get("baselines", {}).items()]
+    out = []
+    for name, m in rows:
+        for split, mm in (("test", m), ("val", m.get("val", {}))):
+            if mm.get("collapsed"):
+                out.append(f"{name} predicts one class for every {split} window "
+                           f"(predictions per class {mm.get('predicted_counts')}): a collapsed model")
+    for line in out:
+        log.warning("%s", line)
+    return out
 
 
 # -- the stage -------------------------------------------------------------------------------
@@ -258,7 +396,7 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
     run = RunDir(run_dir).mkdir()
     # written again at the end; an interrupted run leaves none
     run.invalidate("distill", run.path, *(run.checkpoints_dir / n for n in
-                                          ("student", "eegnet", "shallow")))
+                                          ("student", "student_alone", "eegnet", "shallow")))
     save_config(cfg, run.config)
     timing: dict[str, float] = {}
 
@@ -272,9 +410,8 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
     timing["cache_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    student, objective, history = distill_student(
-        cfg, cfg.distill, splits, caches, seed=cfg.seed,
-        checkpoint_dir=run.checkpoints_dir / "student", verbose=verbose)
+    result = gate_and_distill(cfg, splits, caches, run, verbose=verbose)
+    student, objective, history = result["student"], result["objective"], result["history"]
     timing["distill_s"] = time.perf_counter() - t0
     params, macs = count_params(student), count_macs(student, tr.n_chans, tr.n_times)
     if params > cfg.student.max_params or macs > cfg.student.max_macs:
@@ -291,22 +428,36 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
                     **{k: teacher_info[k] for k in ("pretrained", "checkpoint", "init")
                        if k in teacher_info}},
         "student": {**evaluate(student, splits), "arch": cfg.student.arch,
-                    "train_s": history["train_s"]},
+                    "train_s": history["train_s"], "kept": result["kept"],
+                    "steps": history.get("steps")},
+        "student_alone": None if result["alone"] is None else
+        {**evaluate(result["alone"], splits), "train_s": result["alone_history"]["train_s"],
+         "steps": result["alone_history"].get("steps")},
+        "teacher_gate": result["gate"],
         "baselines": {},
         "router": router_weights(objective, caches.get("test")),
-        "history": {"student": history, "teacher": teacher_info.get("history", {}), "baselines": {}},
+        "history": {"student": history, "teacher": teacher_info.get("history", {}), "baselines": {},
+                    "student_alone": result["alone_history"]},
     }
     for name in cfg.distill.baselines:
         t0 = time.perf_counter()
         model, h = train_baseline(name, cfg, splits, seed=cfg.seed,
                                   checkpoint_dir=run.checkpoints_dir / name, verbose=verbose)
-        metrics["baselines"][name] = {**evaluate(model, splits), "train_s": h["train_s"]}
+        if name == "csp_lda":
+            metrics["baselines"][name] = {**evaluate(None, splits, logits=csp_lda_logits(model, splits)),
+                                          "params": model.n_params(tr.n_chans),
+                                          "n_components": model.n_components, "train_s": h["train_s"]}
+        else:
+            metrics["baselines"][name] = {**evaluate(model, splits), "train_s": h["train_s"],
+                                          "steps": h.get("steps")}
         metrics["history"]["baselines"][name] = h
         timing[f"{name}_s"] = time.perf_counter() - t0
     timing["total_s"] = time.perf_counter() - t_start
     metrics["timing"] = timing
     metrics["data"] = data_block(cfg.data, splits)
-    metrics["warnings"] = run_warnings(metrics, splits)
+    metrics["warnings"] = run_warnings(metrics, splits) + collapse_warnings(metrics)
+    if result["gate"].get("decision") == "off":
+        metrics["warnings"].append(f"teacher terms switched off: {result['gate']['reason']}")
     for w in metrics["warnings"]:  # `dlink distill` prints them
         log.info("warning: %s", w)
 
@@ -353,6 +504,7 @@ def data_block(data_cfg, splits: dict) -> dict:
         "windows": {k: len(v) for k, v in splits.items()},
         "classes": {k: v.class_counts() for k, v in splits.items() if len(v)},
         "subjects": {k: sorted(int(s) for s in set(v.subject.tolist())) for k, v in splits.items() if len(v)},
+        "runs": {k: v.summary()["runs"] for k, v in splits.items() if len(v) and v.summary()["runs"]},
         "channels": list(first.ch_names), "sfreq_hz": first.sfreq, "window_samples": first.n_times,
         "notes": list(getattr(splits, "notes", [])),
     }
@@ -375,9 +527,9 @@ def run_warnings(metrics: dict, splits: dict) -> list[str]:
 
 
 def clear_checkpoints(run) -> None:
-    """Delete the training checkpoints of the student, the baselines and an unfinished teacher
-    fine-tuning (``--fresh``)."""
-    for name in ("student", "eegnet", "shallow", "teacher"):
+    """Delete the training checkpoints of the student, the student alone, the baselines and an
+    unfinished teacher fine-tuning (``--fresh``)."""
+    for name in ("student", "student_alone", "eegnet", "shallow", "teacher"):
         d = run.checkpoints_dir / name
         if d.is_dir():
             shutil.rmtree(d)

@@ -32,7 +32,7 @@ TINY_CONFIG = {
                            "trials_per_class": 6}},
     "teacher": {"arch": "labram", "depth": 2, "embed_dim": 32, "num_heads": 2, "finetune_epochs": 1,
                 "batch_size": 16},
-    "train": {"epochs": 2, "batch_size": 16, "num_threads": 1, "patience": 2},
+    "train": {"epochs": 2, "min_steps": 8, "batch_size": 16, "num_threads": 1, "patience": 2},
     "export": {"n_calibration": 16, "n_test_vectors": 4},
     "bench": {"latency_repeats": 5, "latency_warmup": 1, "boards": [BOARD],
               "min_balanced_accuracy": 0.0, "min_agreement": 0.5},

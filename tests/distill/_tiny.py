@@ -19,7 +19,8 @@ TINY = {
     "student": {"options": {"mimic_width": 4, "hidden_width": 16, "final_width": 8,
                             "drop_prob": 0.0}},
     "distill": {"spectral_windows": 8},
-    "train": {"epochs": 4, "batch_size": 16, "lr": 0.01, "num_threads": 1, "patience": 5},
+    "train": {"epochs": 4, "min_steps": 8, "batch_size": 16, "lr": 0.01, "num_threads": 1,
+              "patience": 5},
 }
 
 

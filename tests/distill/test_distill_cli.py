@@ -20,8 +20,8 @@ from ._tiny import tiny_config
 def distilled(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("cli")
-    cfg = tiny_config(root / "data", distill={"baselines": ["eegnet"]},
-                      train={"baseline_epochs": 1})
+    cfg = tiny_config(root / "data", distill={"baselines": ["eegnet", "csp_lda"], "teacher_gate": "on"},
+                      train={"baseline_steps": 4})
     config = root / "tiny.yaml"
     config.write_text(yaml.safe_dump(config_to_dict(cfg)))
     run = root / "run"

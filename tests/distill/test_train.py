@@ -68,11 +68,11 @@ def test_resume_after_interruption_matches_uninterrupted_run(setup, tmp_path):
     cfg, splits, caches = setup
     full, _, h_full = distill_student(cfg, cfg.distill, splits, caches, seed=1,
                                       checkpoint_dir=tmp_path / "a")
-    # interrupted after one epoch, then resumed by a second call
+    # interrupted after one validation, then resumed by a second call
     orig = train_mod.train_model
 
     def one_epoch(*a, **kw):
-        return orig(*a, max_epochs=1, **kw)
+        return orig(*a, max_evals=1, **kw)
 
     train_mod.train_model = one_epoch
     try:
