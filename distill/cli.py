@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", default=None, metavar="<teacher.pt>",
                         help="use this task-adapted teacher file instead of fine-tuning one")
     parser.add_argument("--epochs", type=int, default=None, metavar="<n>",
-                        help="override train.epochs")
+                        help="override train.epochs (the budget is at least train.min_steps steps)")
     parser.add_argument("--fresh", action="store_true",
                         help="start the trainings over (student, baselines, an unfinished "
                              "teacher fine-tuning) instead of resuming them; the fix for a "
@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "student": {k: s.get(k) for k in ("balanced_accuracy", "kappa", "f1_weighted", "params", "macs")},
         "teacher": {k: t.get(k) for k in ("balanced_accuracy", "kappa", "params", "init")},
+        "student_alone": (m.get("student_alone") or {}).get("balanced_accuracy"),
+        "teacher_gate": {k: m["teacher_gate"].get(k) for k in ("decision", "kept", "reason")
+                         if m["teacher_gate"].get(k) is not None},
         "baselines": {n: b.get("balanced_accuracy") for n, b in m["baselines"].items()},
         "student_balanced_accuracy_ci": [round(v, 3) for v in s.get("balanced_accuracy_ci") or []],
         "test_windows": s.get("n"),

@@ -36,3 +36,24 @@ def test_eegnet_running_stats_follow_the_data_within_a_few_steps():
 def test_bad_momentum_is_refused():
     with pytest.raises(ValueError, match="bn_momentum must be in"):
         build_baseline("eegnet", n_chans=8, n_times=400, n_outputs=3, bn_momentum=0.0)
+
+
+def test_csp_lda_picks_its_components_on_val_and_beats_chance():
+    import numpy as np
+
+    from dlink.distill.csp_lda import CSPLDA, csp_lda_probabilities
+
+    rng = np.random.default_rng(0)
+    n, t = 60, 400
+    y = np.repeat([0, 1, 2], n // 3)
+    X = rng.standard_normal((n, 6, t))
+    tt = np.arange(t) / 200.0
+    for c in range(3):  # class c: a 12 Hz rhythm on channel c (inside CSP's 8-30 Hz band)
+        X[y == c, c] += 3 * np.sin(2 * np.pi * 12 * tt + rng.uniform(0, 6, (int((y == c).sum()), 1)))
+    tr, va = np.arange(0, n, 2), np.arange(1, n, 2)
+    model = CSPLDA(200.0, n_components=(2, 4)).fit(X[tr], y[tr], X[va], y[va])
+    assert model.n_components in (2, 4) and len(model.selection) == 2
+    p = csp_lda_probabilities(model, X[va], 4)  # a 4th class never seen in training gets 0
+    assert p.shape == (len(va), 4) and np.allclose(p[:, 3], 0)
+    assert (p.argmax(1) == y[va]).mean() > 0.8
+    assert model.n_params(6) == model.n_components * 6 + (model.n_components + 1) * 3
