@@ -156,7 +156,7 @@ def _coerce(tp: Any, value: Any, *, file: str, key: str, choices=None) -> Any:
             try:
                 return _coerce(a, value, file=file, key=key, choices=choices)
             except ConfigError as e:
-                errors.append(str(e))
+                errors.append(e)
         raise errors[0] if len(errors) == 1 else ConfigError(
             f"{file}: {key!r} = {value!r} matches none of {tp}.")
     if dataclasses.is_dataclass(tp):

@@ -97,6 +97,19 @@ def test_a_config_that_is_not_utf8_names_the_file(tmp_path):
     ("student", "options", {"mimic_width": "wide"}, r"student\.options\.mimic_width must be int"),
     ("student", "max_params", 0, r"student\.max_params must be >= 1"),
     ("data", "notch_hz", -50.0, r"data\.notch_hz must be between 0 and the Nyquist"),
+    # the within-subject recipe's fields (issue 14)
+    ("data", "channels", ["C3", 5], r"'data\.channels\[1\]' must be of type str"),
+    ("data", "channels", ["C3", "c3"], r"data\.channels names \['C3'\] more than once"),
+    ("data", "splits", {"by": "kfold", "folds": 5, "fold": 5}, r"data\.splits\.fold must be in \[0, 4\]"),
+    ("data", "splits", {"by": "run", "train": [4], "test": [4]}, r"'train' and 'test' share runs \[4\]"),
+    ("train", "steps", 0, r"train\.steps must be >= 1 or null"),
+    ("train", "min_steps", 0, r"train\.min_steps must be >= 1"),
+    ("train", "warmup_fraction", 1.0, r"train\.warmup_fraction must be in \[0, 1\)"),
+    ("train", "select", "best", r"'train\.select' = 'best' is not allowed"),
+    ("train", "augment", {"channel_dropout": 1.0}, r"train\.augment\.channel_dropout must be in \[0, 1\)"),
+    ("train", "augment", {"nosie": 0.1}, r"unknown key 'train\.augment\.nosie'.*Did you mean 'noise'"),
+    ("distill", "teacher_gate", "maybe", r"'distill\.teacher_gate' = 'maybe' is not allowed"),
+    ("distill", "baselines", ["csp"], r"unknown baseline 'csp'"),
 ])
 def test_nonsense_values_are_refused_naming_file_and_key(tmp_path, section, key, value, message):
     p = tmp_path / "bad.yaml"
