@@ -10,7 +10,10 @@ Each fold is a complete run directory (``dlink export/flash/bench DIR/fold-k`` w
 Resumable per fold: a fold whose distill stage finished with the same resolved config is read,
 not rerun; an interrupted fold resumes from its checkpoints. ``DIR/metrics.json`` holds the
 per-fold metrics and mean ± sd (sample sd, ``ddof=1``) per model; ``DIR/bench/report.{md,json}``
-the same as tables.
+the same as tables. Like every stage, ``cv`` removes its stamp (``DIR/.stamps/cv.json``) before
+it writes and writes it, with the hashes of every fold's config, metrics and parity it read, when
+the summary is complete; it reads a fold's metrics only when that fold's distill stamp is current,
+and its parity only when its export stamp is.
 """
 
 from __future__ import annotations
@@ -128,7 +131,10 @@ def run_cv(config: str | Path, run_dir: str | Path, *, folds: int, export_folds=
                                                      teacher_path) for k in todo]),
                           total=len(todo), desc="cv folds", unit="fold", disable=not verbose):
                 log.info("fold %d distilled", k)
-    per_fold = []
+    cv_run = RunDir(root)
+    # the summary is written again at the end; an interrupted cv leaves no stamp
+    cv_run.invalidate("cv", root, root / "bench")
+    per_fold, read = [], []
     for k in tqdm(range(folds), desc="cv folds", unit="fold", disable=not verbose):
         cfg = fold_config(config, k, folds, overrides)
         run = RunDir(fold_dir(root, k))
@@ -143,14 +149,16 @@ def run_cv(config: str | Path, run_dir: str | Path, *, folds: int, export_folds=
             if not _export_current(run):
                 export_run(run.path, verbose=verbose)
             parity = json.loads((run.export_dir / "parity.json").read_text())
+            read.append(run.export_dir / "parity.json")
+        read += [run.config, run.metrics]
         per_fold.append(fold_summary(k, metrics, parity))
         log.info("fold %d done in %.0f s", k, time.perf_counter() - t0)
     summary = summarise(per_fold)
     out = {"config": str(config), "folds": folds, "export_folds": export_folds,
            "per_fold": per_fold, "summary": summary,
            "chance": per_fold[0]["chance"] if per_fold else None}
-    atomic_write_json(root / "metrics.json", out)
-    write_cv_report(out, root / "bench")
+    written = [atomic_write_json(root / "metrics.json", out), *write_cv_report(out, root / "bench")]
+    cv_run.write_stamp("cv", inputs=read, outputs=written)
     return out
 
 

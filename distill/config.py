@@ -186,7 +186,7 @@ class TrainConfig:
     baseline_steps: int | None = None
 
     def validate(self) -> None:
-        for name in ("epochs", "batch_size", "num_threads", "min_steps", "patience"):
+        for name in ("epochs", "batch_size", "num_threads", "min_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)!r}.")
         for name in ("steps", "eval_every_steps", "baseline_steps"):
@@ -195,6 +195,9 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1 or null, got {v!r}.")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr!r}.")
+        if self.patience < 1:
+            raise ValueError(f"train.patience (validations without improvement before stopping) "
+                             f"must be >= 1, got {self.patience!r}.")
         if self.weight_decay < 0:
             raise ValueError(f"train.weight_decay must be >= 0, got {self.weight_decay!r}.")
         if self.max_steps_per_epoch is not None and self.max_steps_per_epoch < 1:

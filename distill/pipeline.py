@@ -475,7 +475,7 @@ def distill_run(cfg, run_dir: str | Path, *, teacher_path: str | Path | None = N
 
 
 #: Entries of the metrics that are wall-clock times (kept out of metrics.json: the stamp has them).
-WALL_CLOCK_KEYS = frozenset({"timing", "train_s", "epoch_s", "finetune_s"})
+WALL_CLOCK_KEYS = frozenset({"timing", "train_s", "epoch_s", "finetune_s", "eval_s"})
 
 
 def reproducible_metrics(metrics: dict) -> dict:

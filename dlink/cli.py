@@ -49,7 +49,7 @@ COMMANDS: tuple[Command, ...] = (
             "dlink distill configs/demo.yaml --run runs/demo", "train"),
     Command(("cv",), "dlink.bench.cv_cli",
             "k-fold cross-validation: every fold end to end (teacher, student, baselines), mean ± sd",
-            "dlink cv configs/s001-within.yaml --folds 5 --run runs/s001-cv", "train"),
+            "dlink cv configs/s001-within.yaml --folds 5 --run runs/s001-cv", "export"),
     Command(("export",), "dlink.export.cli",
             "student.pt -> ONNX -> int8 ONNX QDQ + int8 TFLite, validated; test vectors",
             "dlink export runs/demo", "export"),

@@ -42,6 +42,7 @@ STAGE_COMMANDS: dict[str, str] = {
     "firmware": "dlink firmware build {run} --board {board}",
     "flash": "dlink flash {run} --board {board}",
     "bench": "dlink bench {run}",
+    "cv": "dlink cv CONFIG --folds K --run {run}",
 }
 
 

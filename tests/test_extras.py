@@ -29,6 +29,7 @@ ARGS = {
     ("teacher", "check"): ["--arch", "labram", "--fixture", "nowhere/labram"],
     ("teacher", "finetune"): ["configs/demo.yaml", "--run", "nowhere/run"],
     ("distill",): ["configs/demo.yaml", "--run", "nowhere/run"],
+    ("cv",): ["configs/s001-within.yaml", "--folds", "5", "--run", "nowhere/cv"],
     ("export",): ["nowhere/run"],
     ("firmware", "build"): ["nowhere/run", "--board", "mps2-an386"],
     ("flash",): ["nowhere/run", "--board", "mps2-an386"],

@@ -50,6 +50,9 @@ def test_every_fold_runs_and_the_summary_has_mean_and_sd(cv_dir):
         assert fold["data"]["splits"]["fold"] == k and fold["data"]["channels"][0] == "C3"
     report = (out / "bench" / "report.md").read_text()
     assert "mean ± sd" in report and "CSP + LDA" in report and "Teacher gate per fold" in report
+    stamp = json.loads((out / ".stamps" / "cv.json").read_text())  # what the summary read
+    assert {f"fold-{k}/metrics.json" for k in range(3)} <= set(stamp["inputs"])
+    assert set(stamp["outputs"]) == {"metrics.json", "bench/report.json", "bench/report.md"}
 
 
 def test_a_rerun_reads_finished_folds(cv_dir, capsys):
