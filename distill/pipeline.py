@@ -315,7 +315,8 @@ def gate_and_distill(cfg, splits: dict, caches: dict, run, *, verbose: bool = Fa
             if a > d:
                 out.update(student=out["alone"], history=out["alone_history"], kept="student_alone")
                 gate["reason"] = (f"the distilled student is worse on val than the student alone "
-                                  f"({d[0]:.3f} vs {a[0]:.3f}); the student alone is kept")
+                                  f"(balanced accuracy {d[0]:.3f} vs {a[0]:.3f}, then cross-entropy "
+                                  f"{-d[1]:.3f} vs {-a[1]:.3f}); the student alone is kept")
                 log.warning("teacher gate: %s", gate["reason"])
     gate["kept"] = out["kept"]
     out["gate"] = gate
