@@ -18,6 +18,17 @@ def test_shipped_configs_load(path):
     assert cfg.data.window_s >= 1
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_point_at_the_shared_data_folder(path):
+    """A shipped config's data.path resolves (against the config's folder) to ../shared/data."""
+    cfg = load_config(path)
+    if cfg.data.path is None or "shared" not in Path(cfg.data.path).parts:
+        pytest.skip("no ../shared path in this config")
+    if not (REPO.parent / "shared").is_dir():
+        pytest.skip("../shared is absent")
+    assert Path(cfg.data.path).resolve() == (REPO.parent / "shared" / "data").resolve()
+
+
 def test_unknown_key_names_key_and_file(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump({"train": {"epochz": 3}}))
