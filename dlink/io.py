@@ -12,7 +12,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +108,13 @@ class CheckpointReadError(ValueError):
     names the file and what to do."""
 
 
-def load_torch_file(path: str | Path, *, what: str, fix: str) -> Any:
+def load_torch_file(path: str | Path, *, what: str, fix: str, safe_globals: Sequence = ()) -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU, with errors that help.
 
-    A truncated or corrupted file, or one holding objects other than tensors and plain
-    containers, raises :class:`CheckpointReadError` naming the file, what it is and ``fix``.
+    A truncated or corrupted file, or one holding objects other than tensors, plain containers
+    and the classes in ``safe_globals`` (e.g. ``argparse.Namespace``, which LaBraM's released
+    files pickle; passed to ``torch.serialization.safe_globals``), raises
+    :class:`CheckpointReadError` naming the file, what it is and ``fix``.
     torch's own advice for a refused pickle (load it with ``weights_only=False``, i.e. run code
     from the file) is never relayed: dlink only reads weights.
     """
@@ -125,7 +127,8 @@ def load_torch_file(path: str | Path, *, what: str, fix: str) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"The {what} {str(path)!r} does not exist. {fix}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(safe_globals)):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         if "weights_only" in str(e) or "Unsupported global" in str(e):

@@ -19,6 +19,7 @@ file without any ``'student.'`` key (which the official loader would silently sk
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,11 @@ LABRAM_PRETRAIN_ONLY = ("mask_token", "lm_head.weight", "lm_head.bias", "norm.we
 #: Prefixes of LaBraM fine-tuning parameters that are not in the pretrained file.
 LABRAM_FRESH_PREFIXES = ("fc_norm.", "head.")
 _MAX_LISTED = 40
+#: The only non-tensor classes an official checkpoint may hold, allowed while unpickling with
+#: ``weights_only=True``: LaBraM's ``utils.save_model`` stores the run's ``argparse.Namespace``
+#: under ``'args'`` beside ``'model'``, ``'optimizer'``, ``'epoch'`` and ``'scaler'``. Nothing
+#: else is allowed (no ``weights_only=False``): a file holding any other object is refused.
+SAFE_GLOBALS = (argparse.Namespace,)
 
 
 class CheckpointMismatchError(ValueError):
@@ -64,11 +70,16 @@ def _listing(items: list[str]) -> str:
 
 
 def read_checkpoint(path: str | Path) -> Mapping:
-    """``torch.load`` a checkpoint safely (``weights_only=True``, on the CPU)."""
+    """``torch.load`` a checkpoint safely (``weights_only=True``, on the CPU).
+
+    Only the classes of :data:`SAFE_GLOBALS` may be unpickled besides tensors and plain
+    containers, so LaBraM's released files (which pickle an ``argparse.Namespace``) load as they
+    are, and a file that would run other code is refused.
+    """
     path = check_file(path, what="checkpoint", fix="Pass the pretrained file of the teacher.")
     from dlink.io import load_torch_file
 
-    obj = load_torch_file(path, what="checkpoint", fix=(
+    obj = load_torch_file(path, what="checkpoint", safe_globals=SAFE_GLOBALS, fix=(
         "Pass the official pretrained file (LaBraM's labram-base.pth, CBraMod's "
         "pretrained_weights.pth), downloaded again if it may be damaged."))
     if not isinstance(obj, Mapping):

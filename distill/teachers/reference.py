@@ -19,7 +19,11 @@ from .checkpoint import CheckpointMismatchError, compare_state
 
 log = logging.getLogger(__name__)
 
-TOLERANCE = 1e-5
+#: Absolute tolerance per stage. The check runs in float32 on one thread, where the
+#: re-implementation reproduces the official outputs exactly (max error 0.0); 1e-6 still leaves
+#: room for a different BLAS, while a real bug such as a q/k-norm epsilon of 1e-5 instead of
+#: 1e-6 (an error of ~8e-6 on the stress fixture) fails.
+TOLERANCE = 1e-6
 
 
 def _load_fixture(prefix: str | Path) -> tuple[dict, dict, Path]:
@@ -107,8 +111,8 @@ def run_fixture(arch: str, prefix: str | Path) -> tuple[dict, dict]:
 def check_fixture(arch: str, prefix: str | Path, *, tol: float = TOLERANCE) -> dict:
     """Max abs / rel error per stage against the fixture; ``ok`` when all are within ``tol``.
 
-    A stage passes when ``|ours - ref| <= tol + tol * |ref|`` everywhere (``torch.allclose`` with
-    atol = rtol = tol) and shapes agree. Stages of the reference that we do not produce fail.
+    A stage passes when ``|ours - ref| <= tol`` everywhere (absolute tolerance, no relative
+    term) and shapes agree. Stages of the reference that we do not produce fail.
     """
     ours, ref = run_fixture(arch, prefix)
     stages, ok = {}, True
@@ -121,7 +125,7 @@ def check_fixture(arch: str, prefix: str | Path, *, tol: float = TOLERANCE) -> d
             continue
         err = (o.double() - r.double()).abs()
         rel = (err / r.double().abs().clamp_min(1e-12)).max().item()
-        good = bool(torch.allclose(o, r, atol=tol, rtol=tol))
+        good = bool(torch.allclose(o, r, atol=tol, rtol=0.0))
         stages[name] = {"max_abs_error": err.max().item(), "max_rel_error": rel, "ok": good}
         ok = ok and good
     return {"arch": arch, "fixture": str(prefix), "tolerance": tol, "ok": ok, "stages": stages}

@@ -50,7 +50,29 @@ def test_teacher_check_cli_prints_errors_and_exits_zero(arch, capsys):
     rc = main(["teacher", "check", "--arch", arch, "--fixture", str(TEACHER_FIXTURES / f"{arch}_tiny_stress")])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["ok"] is True
-    assert all(v is not None and v <= 1e-5 for v in out["max_abs_error"].values())
+    assert out["tolerance"] == 1e-6
+    assert all(v is not None and v <= 1e-6 for v in out["max_abs_error"].values())
+
+
+@needs_shared
+def test_teacher_check_catches_a_wrong_qk_norm_epsilon(monkeypatch):
+    """A q/k-norm epsilon of 1e-5 instead of the official 1e-6 moves LaBraM's outputs by ~8e-6:
+    the check (absolute tolerance 1e-6) must fail on it, while the correct code is exact."""
+    from dlink.distill.teachers import labram
+
+    original = labram.Attention.__init__
+
+    def wrong_eps(self, dim, num_heads, *, qkv_bias=False, eps=1e-6):
+        original(self, dim, num_heads, qkv_bias=qkv_bias, eps=eps)
+        self.q_norm.eps = self.k_norm.eps = 1e-5
+
+    monkeypatch.setattr(labram.Attention, "__init__", wrong_eps)
+    report = check_fixture("labram", TEACHER_FIXTURES / "labram_tiny_stress")
+    assert not report["ok"]
+    worst = max(v["max_abs_error"] for v in report["stages"].values())
+    assert 1e-6 < worst < 1e-4
+    assert report["stages"]["patch_embed"]["ok"]  # before the first block nothing changes
+    assert not report["stages"]["block_out"]["ok"]
 
 
 @needs_shared

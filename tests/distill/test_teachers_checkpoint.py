@@ -60,6 +60,32 @@ def test_labram_official_layout_loads_as_the_official_code(layout, labram_pretra
 
 
 @needs_shared
+def test_labram_release_layout_with_a_pickled_namespace_loads(labram_pretrain_state, tmp_path):
+    """LaBraM's save_model writes {'model', 'optimizer', 'epoch', 'scaler', 'args'}, where 'args'
+    is the run's argparse.Namespace: it loads with weights_only=True (Namespace allowed, nothing
+    else), and any other pickled class is still refused."""
+    import argparse
+
+    man, state = labram_pretrain_state
+    args = argparse.Namespace(model="labram_base_patch200_1600_8k_vocab", lr=5e-4, epochs=50,
+                              opt_betas=[0.9, 0.98], clip_grad=3.0, resume="", seed=0,
+                              device="cuda", distributed=True, input_size=1600)
+    path = tmp_path / "labram-base.pth"
+    torch.save({"model": state, "optimizer": {"state": {}, "param_groups": []}, "epoch": 49,
+                "scaler": {"scale": 65536.0, "growth_factor": 2.0}, "args": args}, path)
+    with pytest.raises(Exception, match="Namespace"):  # what plain weights_only loading says
+        torch.load(path, weights_only=True)
+    model = LaBraM(4, BCI2A, 800)
+    report = load_pretrained(model, path)
+    assert sorted(report["loaded"]) == sorted(man["loaded_into_finetune_after_stripping_student."])
+    assert torch.equal(model.state_dict()["blocks.0.attn.qkv.weight"],
+                       state["student.blocks.0.attn.qkv.weight"])
+    torch.save({"model": state, "args": _Evil()}, path)
+    with pytest.raises(ValueError, match="weights_only=True"):
+        load_pretrained(model, path)
+
+
+@needs_shared
 def test_build_teacher_loads_the_checkpoint_named_in_the_config(labram_pretrain_state, tmp_path):
     _, state = labram_pretrain_state
     path = tmp_path / "labram-base.pth"
