@@ -42,6 +42,12 @@ COMMANDS: tuple[Command, ...] = (
             "check a teacher implementation against reference outputs (max abs error per stage)",
             "dlink teacher check --arch labram --fixture ../shared/fixtures/teachers/labram_tiny_stress",
             "train"),
+    Command(("teacher", "pretrain"), "dlink.distill.pretrain.cli",
+            "self-supervised pretraining of the teacher on unlabelled EEG (writes RUN/pretrained.pth "
+            "in the official layout; under torchrun: DistributedDataParallel)",
+            "dlink teacher pretrain configs/demo.yaml --run runs/demo_pretrain\n"
+            "  torchrun --nproc_per_node=2 -m dlink teacher pretrain CONFIG --run-dir RUN",
+            "train"),
     Command(("teacher", "finetune"), "dlink.distill.finetune_cli",
             "task-adapt a teacher on the config's dataset (writes RUN/teacher.pt)",
             "dlink teacher finetune configs/demo.yaml --run runs/demo", "train"),

@@ -76,17 +76,25 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None):
 
 
 def resolve_paths(cfg: Any, *, base_dir: str | Path) -> Any:
-    """Expand ``~`` and make every relative path field (``metadata={"path": True}``) absolute
-    against ``base_dir`` (the config file's folder), in place; returns ``cfg``."""
+    """Expand ``~`` and make every relative path field (``metadata={"path": True}``; a string or
+    a list of strings) absolute against ``base_dir`` (the config file's folder), in place;
+    returns ``cfg``."""
     base = Path(base_dir).resolve()
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if dataclasses.is_dataclass(value):
             resolve_paths(value, base_dir=base)
         elif f.metadata.get("path") and isinstance(value, str) and value:
-            p = Path(os.path.expanduser(value))
-            setattr(cfg, f.name, str(p if p.is_absolute() else Path(os.path.normpath(base / p))))
+            setattr(cfg, f.name, _resolve_path(value, base))
+        elif f.metadata.get("path") and isinstance(value, list):  # a list of paths
+            setattr(cfg, f.name, [_resolve_path(v, base) if isinstance(v, str) and v else v
+                                  for v in value])
     return cfg
+
+
+def _resolve_path(value: str, base: Path) -> str:
+    p = Path(os.path.expanduser(value))
+    return str(p if p.is_absolute() else Path(os.path.normpath(base / p)))
 
 
 def config_from_dict(data: dict[str, Any], *, file: str = "<dict>"):

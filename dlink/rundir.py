@@ -36,6 +36,7 @@ from .io import atomic_write_json, remove_stale_temporaries, sha256_file
 
 #: The command that produces each stage's outputs; ``{run}`` and ``{board}`` are filled in.
 STAGE_COMMANDS: dict[str, str] = {
+    "pretrain": "dlink teacher pretrain CONFIG --run {run}",
     "teacher": "dlink teacher finetune CONFIG --run {run}",
     "distill": "dlink distill CONFIG --run {run}",
     "export": "dlink export {run}",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from dlink.bench.config import BenchConfig
 from dlink.data.config import DataConfig
 from dlink.distill.config import DistillConfig, StudentConfig, TeacherConfig, TrainConfig
+from dlink.distill.pretrain.config import PretrainConfig
 from dlink.export.config import ExportConfig
 from dlink.firmware.config import FirmwareConfig
 
@@ -19,6 +20,7 @@ class Config:
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

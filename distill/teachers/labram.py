@@ -238,15 +238,22 @@ class LaBraM(nn.Module):
         return {"pos_embed", "cls_token", "time_embed"}
 
     # -- forward --------------------------------------------------------------------------------
-    def embed(self, x4: torch.Tensor, input_chans: torch.Tensor | None = None):
+    def embed(self, x4: torch.Tensor, input_chans: torch.Tensor | None = None, *,
+              mask: torch.Tensor | None = None):
         """Official-layout embedding of x4 (batch, n_chans, n_patches, patch_samples).
 
         Returns the raw patch embedding (batch, C*P, n_feat) and the tokens entering block 0
-        (batch, 1 + C*P, D), channel-major.
+        (batch, 1 + C*P, D), channel-major. ``mask`` (batch, C*P) bool, for masked-EEG
+        pretraining only: the tokens where it is True are replaced by ``self.mask_token`` (which
+        the pretraining model adds) before the position and time embeddings, as the official
+        pretraining model does.
         """
         b, c, p, _ = x4.shape
         patch = self.patch_embed(x4.reshape(b, c * p, -1))
         tok = patch if not hasattr(self.patch_embed, "proj") else self.patch_embed.proj(patch)
+        if mask is not None:
+            w = mask.reshape(b, c * p, 1).to(tok.dtype)
+            tok = tok * (1.0 - w) + self.mask_token * w
         rows = self.input_chans if input_chans is None else input_chans
         pos = self.pos_embed[0, rows]                            # (1 + C, D)
         tok = tok.view(b, c, p, -1) + pos[1:, None, :]

@@ -32,12 +32,13 @@ def _suffix(path: Path) -> str:
     return ".fif.gz" if name.endswith(".fif.gz") else path.suffix.lower()
 
 
-def read_raw(path: str | Path, *, what: str = "EEG recording", fix: str = ""):
-    """Read a recording with MNE (data loaded), after checking it exists and is complete.
+def read_raw(path: str | Path, *, what: str = "EEG recording", fix: str = "", preload: bool = True):
+    """Read a recording with MNE, after checking it exists and is complete.
 
     EDF/BDF/GDF go through MNE's readers for those formats (EDF/BDF after a check of the fixed
     header against the file's size); every other format MNE reads (FIF, BrainVision .vhdr,
-    EEGLAB .set, ...) through ``mne.io.read_raw``.
+    EEGLAB .set, ...) through ``mne.io.read_raw``. ``preload=False`` reads the header only
+    (channel names, rate, annotations; the samples are read on demand).
 
     Raises
     ------
@@ -58,7 +59,7 @@ def read_raw(path: str | Path, *, what: str = "EEG recording", fix: str = ""):
     reader = getattr(mne.io, _READERS[suffix]) if suffix in _READERS else mne.io.read_raw
     fmt = suffix[1:].upper()
     try:
-        return reader(path, preload=True, verbose="error")
+        return reader(path, preload=preload, verbose="error")
     except Exception as e:  # MNE raises many types for broken files; name the file once
         raise DataFileError(f"{path}: cannot be read as {fmt} ({type(e).__name__}: {e}). "
                             f"Expected a valid {fmt} recording.") from e

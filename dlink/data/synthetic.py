@@ -231,6 +231,48 @@ def make_synthetic(options: SyntheticOptions | dict | None = None, *, sfreq_hz: 
     return out
 
 
+#: Synthetic subjects drawn for self-supervised pretraining get ids from here on, far beyond
+#: every split of the generator (train, val, test, pool count from 1), so no evaluation subject
+#: is ever pretrained on, whatever the split sizes.
+PRETRAIN_FIRST_SUBJECT = 100_001
+
+
+def pretraining_subject_ids(options: SyntheticOptions | dict | None, n_subjects: int) -> list[int]:
+    """Ids of ``n_subjects`` synthetic pretraining subjects, checked disjoint from every split.
+
+    >>> pretraining_subject_ids(None, 3)
+    [100001, 100002, 100003]
+    """
+    if not isinstance(options, SyntheticOptions):
+        options = SyntheticOptions.from_dict(options)
+    ids = list(range(PRETRAIN_FIRST_SUBJECT, PRETRAIN_FIRST_SUBJECT + int(n_subjects)))
+    used = {s for split in subject_ids(options).values() for s in split}
+    overlap = sorted(used & set(ids))
+    if overlap:
+        raise ValueError(f"data.synthetic.subjects reach the pretraining subject ids "
+                         f"({overlap[:5]}...): use fewer than {PRETRAIN_FIRST_SUBJECT - 1} "
+                         f"subjects in the splits.")
+    return ids
+
+
+def unlabelled_windows(options: SyntheticOptions | dict | None, subject: int, *,
+                       sfreq_hz: float = 200.0, window_s: float = 4, n_classes: int = 4,
+                       l_freq_hz: float = 0.3, h_freq_hz: float = 75.0) -> np.ndarray:
+    """The windows of one synthetic subject without their labels (for pretraining).
+
+    Returns
+    -------
+    ndarray of float32, shape (trials_per_class * n_classes, 22, round(sfreq_hz * window_s))
+        In units of 100 uV, channels :data:`BCI2A_CH_NAMES`.
+    """
+    if not isinstance(options, SyntheticOptions):
+        options = SyntheticOptions.from_dict(options)
+    n_times = int(round(sfreq_hz * window_s))
+    h_freq_hz = min(h_freq_hz, sfreq_hz / 2)
+    return _subject_windows(options, int(subject), CLASS_NAMES[n_classes], sfreq_hz, n_times,
+                            l_freq_hz, h_freq_hz).X
+
+
 # ----------------------------------------------------------------------------- generator
 
 
