@@ -26,11 +26,14 @@ log = logging.getLogger(__name__)
 
 # -- teacher ---------------------------------------------------------------------------------
 def teacher_key(cfg) -> str:
-    """What decides the fine-tuned teacher: data, teacher section and seed."""
+    """What decides the fine-tuned teacher: data, teacher section, seed, and the content of the
+    pretrained checkpoint it starts from (a re-pretrained file at the same path is a new teacher)."""
     from dataclasses import asdict
 
-    blob = json.dumps({"data": asdict(cfg.data), "teacher": asdict(cfg.teacher), "seed": cfg.seed},
-                      sort_keys=True, default=str)
+    ckpt = cfg.teacher.checkpoint
+    ckpt_hash = sha256_file(ckpt) if ckpt and Path(ckpt).is_file() else None
+    blob = json.dumps({"data": asdict(cfg.data), "teacher": asdict(cfg.teacher), "seed": cfg.seed,
+                       "checkpoint_sha256": ckpt_hash}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

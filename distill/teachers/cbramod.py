@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .heads import HEAD_KINDS, flatten_head, mean_head
+from .heads import HEAD_KINDS, channel_head, flatten_head, mean_head
 from .labram import _check_fixed_n_times, _to_patches
 from .output import TeacherOutput
 
@@ -150,7 +150,7 @@ class CBraMod(nn.Module):
     depth, embed_dim, num_heads, dim_feedforward : int
         Layers, width, heads (split half spatial, half temporal) and MLP width
         (CBraMod: 12, 200, 8, 800).
-    head : {"mean", "flatten"}
+    head : {"mean", "channel", "flatten"}
         Classification head (see :mod:`.heads`).
     ch_names : list of str | None
         Kept for the record; CBraMod needs no channel names.
@@ -194,6 +194,7 @@ class CBraMod(nn.Module):
         self.backbone.proj_out = nn.Identity()  # as the official downstream models do
         n_patches = self.n_times // self.patch_samples
         self.classifier = (mean_head(embed_dim, n_outputs) if head == "mean" else
+                           channel_head(self.n_chans, embed_dim, n_outputs) if head == "channel" else
                            flatten_head(self.n_chans, n_patches, embed_dim, n_outputs,
                                         dropout=head_dropout))
 
@@ -216,8 +217,8 @@ class CBraMod(nn.Module):
             h = layer(h)
             if return_hidden:
                 hidden.append(h)
-        if self.head_kind == "mean":
-            feats = h.mean(dim=(1, 2))
+        if self.head_kind in ("mean", "channel"):
+            feats = h.mean(dim=(1, 2)) if self.head_kind == "mean" else h.mean(dim=2).flatten(1)
             return TeacherOutput(self.classifier[3](feats), hidden, feats)
         _check_fixed_n_times(x4.shape[2] * self.patch_samples, self.n_times)
         return TeacherOutput(self.classifier(h), hidden, None)

@@ -21,8 +21,10 @@ class TeacherConfig:
     #: Pretrained checkpoint passed in by the user (never downloaded): LaBraM's labram-base.pth
     #: or CBraMod's pretrained_weights.pth, loaded as the official code loads them.
     checkpoint: str | None = field(default=None, metadata={"path": True})
-    #: Classification head: "mean" (mean-pooled tokens + linear) or "flatten" (official).
-    head: str = field(default="mean", metadata={"choices": ("mean", "flatten")})
+    #: Classification head: "mean" (mean-pooled tokens + linear), "channel" (each channel's
+    #: tokens averaged over time, channels kept, + linear) or "flatten" (official 3-layer head
+    #: on all tokens; see dlink.distill.teachers.heads).
+    head: str = field(default="mean", metadata={"choices": ("mean", "channel", "flatten")})
     #: Stochastic depth rate (LaBraM fine-tuning uses 0.1).
     drop_path: float = 0.1
     #: LaBraM scales its fresh head's initial weights by this (official 0.001, made for a

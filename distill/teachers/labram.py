@@ -143,7 +143,7 @@ class LaBraM(nn.Module):
         patches). Fixed for the ``"flatten"`` head; the mean head accepts shorter windows.
     depth, embed_dim, num_heads : int
         Blocks, width and attention heads (LaBraM-Base: 12, 200, 10).
-    head : {"mean", "flatten"}
+    head : {"mean", "channel", "flatten"}
         Classification head (see :mod:`.heads`).
     mlp_ratio, qkv_bias, init_values, drop_path, init_scale
         As in the official model (LaBraM-Base: 4, False, 0.1, 0.1, 0.001).
@@ -198,9 +198,9 @@ class LaBraM(nn.Module):
         self.blocks = nn.ModuleList(
             Block(embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
                   init_values=init_values, drop_path=r) for r in rates)
-        if head == "mean":
+        if head in ("mean", "channel"):  # "channel": fc_norm on each channel's mean token
             self.fc_norm = nn.LayerNorm(embed_dim, eps=1e-6)
-            self.head = nn.Linear(embed_dim, n_outputs)
+            self.head = nn.Linear(embed_dim * (self.n_chans if head == "channel" else 1), n_outputs)
         else:
             self.fc_norm = None
             self.head = flatten_head(self.n_chans, self.n_times // self.patch_samples, embed_dim,
@@ -222,7 +222,7 @@ class LaBraM(nn.Module):
         for i, blk in enumerate(self.blocks, start=1):
             blk.attn.proj.weight.data.div_(math.sqrt(2.0 * i))
             blk.mlp.fc2.weight.data.div_(math.sqrt(2.0 * i))
-        if self.head_kind == "mean":
+        if self.head_kind in ("mean", "channel"):
             self.head.weight.data.mul_(init_scale)
             self.head.bias.data.mul_(init_scale)
 
@@ -288,6 +288,9 @@ class LaBraM(nn.Module):
         tokens = h[:, 1:]
         if self.head_kind == "mean":
             feats = self.fc_norm(tokens.mean(1))
+            return TeacherOutput(self.head(feats), hidden, feats)
+        if self.head_kind == "channel":
+            feats = self.fc_norm(tokens.unflatten(1, (c, p)).mean(2)).flatten(1)
             return TeacherOutput(self.head(feats), hidden, feats)
         _check_fixed_n_times(p * self.patch_samples, self.n_times)
         return TeacherOutput(self.head(tokens.unflatten(1, (c, p))), hidden, None)

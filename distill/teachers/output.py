@@ -23,8 +23,8 @@ class TeacherOutput:
         LaBraM's [cls] token is left out (it is not a (channel, patch) token). Empty when the
         teacher was called with ``return_hidden=False``.
     features : torch.Tensor | None
-        The pooled representation fed to a mean head (batch, width), or None for a flattened
-        head.
+        The pooled representation fed to a pooled head: (batch, width) for ``"mean"``,
+        (batch, n_chans * width) for ``"channel"``; None for a flattened head.
 
     Notes
     -----

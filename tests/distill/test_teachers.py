@@ -111,7 +111,7 @@ def test_full_size_parameter_names_shapes_and_counts_match_the_manifests():
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("head", ["mean", "flatten"])
+@pytest.mark.parametrize("head", ["mean", "channel", "flatten"])
 def test_interface_logits_and_hidden_states(arch, head):
     cfg = TeacherConfig(arch=arch, depth=2, embed_dim=40, num_heads=4, head=head)
     names = ["C3", "Cz", "C4"]
@@ -129,6 +129,24 @@ def test_interface_logits_and_hidden_states(arch, head):
     assert (out.features is None) == (head == "flatten")
     # a channel's tokens depend on its own data (hidden states are not all the same)
     assert not torch.allclose(out.hidden_states[-1][:, 0], out.hidden_states[-1][:, 2])
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_channel_head_pools_time_and_keeps_the_montage(arch):
+    cfg = TeacherConfig(arch=arch, depth=1, embed_dim=40, num_heads=4, head="channel")
+    names = ["C3", "Cz", "C4"]
+    teacher = build_teacher(cfg, n_chans=3, n_times=600, n_outputs=5, ch_names=names).eval()
+    head = {k: tuple(v.shape) for k, v in teacher.state_dict().items()
+            if k.startswith(("head.", "classifier."))}
+    key = "head" if arch == "labram" else "classifier.3"  # the official names of the mean head
+    assert head == {f"{key}.weight": (5, 3 * 40), f"{key}.bias": (5,)}
+    x = torch.randn(2, 3, 600)
+    with torch.no_grad():
+        out = teacher(x)
+        shorter = teacher(x[:, :, :400])  # pools over time: any whole number of seconds
+        swapped = teacher(x[:, [2, 1, 0]])
+    assert out.features.shape == (2, 3 * 40) and shorter.logits.shape == (2, 5)
+    assert not torch.allclose(out.logits, swapped.logits)  # the montage is kept
 
 
 def test_labram_hidden_state_zero_is_the_embedding_with_positions():
