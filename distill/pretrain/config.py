@@ -58,6 +58,10 @@ class PretrainConfig:
     #: the architecture's default, 0.1). Both draw differently in each process under torchrun.
     drop_path: float = 0.1
     dropout: float | None = None
+    #: LaBraM's LayerScale initial value (the official pretraining script's
+    #: --layer_scale_init_value, 0.1): each block's residual branches start scaled by it. The
+    #: learned scales are saved in the checkpoint, so fine-tuning starts from them whatever this is.
+    layer_scale_init: float = 0.1
     #: Checkpoint (for resuming) every this many optimisation steps, and at every epoch's end.
     checkpoint_every_steps: int = 200
     #: "auto": the GPU of this process's local rank when CUDA is available, else the CPU.
@@ -90,6 +94,8 @@ class PretrainConfig:
         if not 0.0 <= self.drop_path < 1.0 or (self.dropout is not None and not 0.0 <= self.dropout < 1.0):
             raise ValueError(f"pretrain.drop_path and pretrain.dropout must be in [0, 1); got "
                              f"{self.drop_path!r} and {self.dropout!r}.")
+        if self.layer_scale_init <= 0:
+            raise ValueError(f"pretrain.layer_scale_init must be > 0, got {self.layer_scale_init!r}.")
         if self.max_windows_per_recording is not None and self.max_windows_per_recording < 1:
             raise ValueError(f"pretrain.max_windows_per_recording must be >= 1 or null, got "
                              f"{self.max_windows_per_recording!r}.")

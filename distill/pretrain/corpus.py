@@ -359,22 +359,26 @@ def build_corpus(pcfg, data_cfg, *, cache_dir: str | Path | None = None, build: 
     return corpus
 
 
-def split_corpus(corpus: Corpus, *, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Global indices of the training and validation windows.
+def split_corpus(corpus: Corpus, *, val_fraction: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Global indices of the training and validation windows, and what was held out.
 
-    Whole sources are held out when ``val_fraction`` of the sources is at least one, so the
-    validation loss is measured on recordings (subjects) never trained on; otherwise a fraction
-    of the windows.
+    Whole sources are held out (``"sources"``) when ``val_fraction`` of the sources is at least
+    one, so the validation loss is measured on recordings (subjects) never trained on; otherwise
+    a fraction of the windows (``"windows"``; they may overlap training windows of the same
+    recording).
     """
     rng = np.random.default_rng([seed, 7])
     n = len(corpus)
     if val_fraction <= 0:
-        return np.arange(n), np.zeros(0, np.int64)
+        return np.arange(n), np.zeros(0, np.int64), "none"
     n_val_sources = int(round(val_fraction * corpus.n_sources))
     if n_val_sources >= 1 and corpus.n_sources - n_val_sources >= 1:
         val_src = rng.permutation(corpus.n_sources)[:n_val_sources]
         is_val = np.isin(corpus.source_of(np.arange(n)), val_src)
+        unit = "sources"
     else:
         is_val = np.zeros(n, bool)
         is_val[rng.permutation(n)[: max(1, int(round(val_fraction * n)))]] = True
-    return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
+        unit = "windows"
+    return np.nonzero(~is_val)[0], np.nonzero(is_val)[0], unit

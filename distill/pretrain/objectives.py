@@ -75,6 +75,8 @@ class LaBraMPretrainer(nn.Module):
         Stochastic depth while pretraining.
     mask_ratio : float
         Fraction of tokens masked in every window.
+    layer_scale_init : float
+        Initial LayerScale of every residual branch (official 0.1).
     symmetric : bool
         Also predict the unmasked tokens from a second pass in which they are the masked ones.
 
@@ -88,12 +90,13 @@ class LaBraMPretrainer(nn.Module):
 
     def __init__(self, ch_names: list[str], n_times: int, *, depth: int, embed_dim: int,
                  num_heads: int, drop_path: float = 0.1, mask_ratio: float = 0.5,
-                 symmetric: bool = True):
+                 symmetric: bool = True, layer_scale_init: float = 0.1):
         super().__init__()
         from dlink.distill.teachers.labram import LaBraM, _trunc_normal
 
         student = LaBraM(1, list(ch_names), n_times, depth=depth, embed_dim=embed_dim,
-                         num_heads=num_heads, head="mean", drop_path=drop_path)
+                         num_heads=num_heads, head="mean", drop_path=drop_path,
+                         init_values=layer_scale_init)
         # the pretraining model has no classification head; it has a mask token, a final norm
         # and the prediction head (names as in the official NeuralTransformerForMaskedEEGModeling)
         del student.fc_norm, student.head
@@ -222,6 +225,6 @@ def build_pretrainer(teacher_cfg, pretrain_cfg, *, ch_names: list[str], n_times:
     if arch == "labram":
         return LaBraMPretrainer(ch_names, n_times, drop_path=pretrain_cfg.drop_path,
                                 mask_ratio=pretrain_cfg.mask_ratio, symmetric=pretrain_cfg.symmetric,
-                                **size)
+                                layer_scale_init=pretrain_cfg.layer_scale_init, **size)
     return CBraModPretrainer(len(ch_names), n_times, dim_feedforward=teacher_cfg.dim_feedforward,
                              dropout=pretrain_cfg.dropout, mask_ratio=pretrain_cfg.mask_ratio, **size)

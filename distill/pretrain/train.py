@@ -175,7 +175,7 @@ def pretrain(model, corpus, *, pcfg, seed: int = 0, checkpoint_dir: str | Path |
     if B % d.world:
         raise ValueError(f"pretrain.batch_size ({B}) must be divisible by the number of processes "
                          f"({d.world}): it is the global batch, split evenly between them.")
-    train_idx, val_idx = split_corpus(corpus, val_fraction=pcfg.val_fraction, seed=seed)
+    train_idx, val_idx, val_unit = split_corpus(corpus, val_fraction=pcfg.val_fraction, seed=seed)
     steps_per_epoch = len(train_idx) // B
     if steps_per_epoch < 1:
         raise ValueError(f"The pretraining corpus has {len(train_idx)} training windows, fewer than "
@@ -192,7 +192,7 @@ def pretrain(model, corpus, *, pcfg, seed: int = 0, checkpoint_dir: str | Path |
     ckpt = Path(checkpoint_dir) / STATE_NAME if checkpoint_dir else None
     hist: dict[str, Any] = {"step_loss": [], "step_lr": [], "epoch_loss": [], "val_loss": [],
                             "epoch_s": [], "n_train_windows": int(len(train_idx)),
-                            "n_val_windows": int(len(val_idx))}
+                            "n_val_windows": int(len(val_idx)), "val_held_out": val_unit}
     step = 0
     if ckpt is not None and ckpt.is_file():
         ck = torch.load(ckpt, map_location="cpu", weights_only=True)
@@ -293,8 +293,9 @@ def plot_losses(history: dict, path: str | Path, *, title: str) -> Path:
     spe = history.get("steps_per_epoch") or len(loss)
     val = np.asarray(history.get("val_loss", []), dtype=float)
     if len(val) and np.isfinite(val).any():
+        held = {"sources": "held-out recordings/subjects", "windows": "held-out windows"}
         ax.plot(np.minimum(np.arange(1, len(val) + 1) * spe, len(loss)), val, "o-", lw=1.5,
-                label="validation (held-out windows)")
+                label=f"validation ({held.get(history.get('val_held_out'), 'held out')})")
     ax.set_xlabel("optimisation step")
     ax.set_ylabel("masked-token loss")
     ax.set_title(title, fontsize=10)
