@@ -131,7 +131,7 @@ def _fingerprint(teacher: nn.Module, cfg, n_train: int, n_val: int, seed: int) -
 
 def finetune_teacher(teacher: nn.Module, train: Any, val: Any, *, cfg, seed: int = 0,
                      checkpoint_dir: str | Path | None = None, verbose: bool = False,
-                     max_epochs: int | None = None) -> tuple[nn.Module, dict]:
+                     max_epochs: int | None = None, keep_last: bool = False) -> tuple[nn.Module, dict]:
     """Fine-tune ``teacher`` on ``train``, early-stopped on balanced accuracy on ``val``.
 
     Parameters
@@ -151,6 +151,9 @@ def finetune_teacher(teacher: nn.Module, train: Any, val: Any, *, cfg, seed: int
         Show a tqdm progress bar and log every epoch at INFO level.
     max_epochs : int | None
         Stop after this many epochs in this call (the checkpoint stays resumable); for tests.
+    keep_last : bool
+        Return the last epoch's weights instead of the best validation epoch's (for splits too
+        small to choose an epoch on).
 
     Returns
     -------
@@ -243,7 +246,7 @@ def finetune_teacher(teacher: nn.Module, train: Any, val: Any, *, cfg, seed: int
                                "state": state}, ckpt_path)
         epochs_run += 1
     bar.close()
-    if state["best_state"] is not None:
+    if state["best_state"] is not None and not keep_last:
         teacher.load_state_dict(state["best_state"])
     history["best_epoch"] = state["best_epoch"]
     history["best_val_balanced_accuracy"] = state["best_score"]
