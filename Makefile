@@ -21,13 +21,15 @@ endif
 VENV_OK := $(VENV)/.dlink-installed
 APT_PACKAGES := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm
 
-.PHONY: venv toolchain distill export firmware flash bench demo test test-slow check sanitize clean-run help
+.PHONY: venv toolchain pretrain pretrain-demo distill export firmware flash bench demo test test-slow check sanitize clean-run help
 
 help:
 	@echo "make demo     distill, export, firmware build, flash (emulated $$BOARD) and bench $$RUN"
 	@echo "make test     run the tests"
 	@echo "make sanitize the C runtime and the demo's generated model under ASan/UBSan on the host"
 	@echo "make distill export flash bench   one stage each (RUN=$$RUN CONFIG=$$CONFIG BOARD=$$BOARD)"
+	@echo "make pretrain self-supervised pretraining of CONFIG's teacher into $$RUN/pretrained.pth"
+	@echo "make pretrain-demo  rebuild the shipped demo teacher weights $(DEMO_WEIGHTS)"
 
 venv: $(VENV_OK)
 
@@ -66,6 +68,17 @@ needs = @test -f "$$RUN/.stamps/$(1).json" || $(MAKE) --no-print-directory $(2)
 
 distill: venv
 	"$$VENV/bin/dlink" distill "$$CONFIG" --run "$$RUN"
+
+pretrain: venv
+	"$$VENV/bin/dlink" teacher pretrain "$$CONFIG" --run "$$RUN"
+
+# The demo teacher's pretrained weights ship in the repository so that `make demo` stays short;
+# this rebuilds them with their seeded recipe (the pretrain: section of configs/demo.yaml; about
+# 20-60 min on 2 cores, ~850 MB of window shards in the data cache). Interrupted, it resumes.
+DEMO_WEIGHTS := configs/weights/demo_labram_pretrained.pth
+pretrain-demo: venv
+	"$$VENV/bin/dlink" teacher pretrain configs/demo.yaml --run runs/demo_pretrain -v
+	cp runs/demo_pretrain/pretrained.pth $(DEMO_WEIGHTS)
 
 export: venv
 	$(call needs,distill,distill)
