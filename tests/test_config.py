@@ -121,6 +121,12 @@ def test_a_config_that_is_not_utf8_names_the_file(tmp_path):
     ("train", "augment", {"nosie": 0.1}, r"unknown key 'train\.augment\.nosie'.*Did you mean 'noise'"),
     ("distill", "teacher_gate", "maybe", r"'distill\.teacher_gate' = 'maybe' is not allowed"),
     ("distill", "baselines", ["csp"], r"unknown baseline 'csp'"),
+    # the pretrain: section (issue 15)
+    ("pretrain", "mask_ratio", 1.0, r"pretrain\.mask_ratio must be in \(0, 1\)"),
+    ("pretrain", "layer_scale_init", 0.0, r"pretrain\.layer_scale_init must be > 0"),
+    ("pretrain", "lr", float("nan"), r"pretrain\.lr must be a finite number"),
+    ("pretrain", "device", "tpu", r"pretrain\.device' = 'tpu' is not allowed"),
+    ("pretrain", "corpus", "eeg/", r"pretrain\.corpus' must be a list"),
 ])
 def test_nonsense_values_are_refused_naming_file_and_key(tmp_path, section, key, value, message):
     p = tmp_path / "bad.yaml"
@@ -154,6 +160,19 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path, monkeypatch):
     recorded = yaml.safe_load(saved.read_text())
     assert recorded["data"]["path"] == str(tmp_path / "eeg data")  # config.yaml records it resolved
     assert load_config(saved) == cfg
+
+
+def test_pretraining_paths_resolve_against_the_config_file(tmp_path, monkeypatch):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    p = folder / "pre.yaml"
+    p.write_text(yaml.safe_dump({"data": {"name": "synthetic"},
+                                 "pretrain": {"corpus": ["../archive", "/abs/tuh"],
+                                              "init_checkpoint": "weights/labram-base.pth"}}))
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(p)
+    assert cfg.pretrain.corpus == [str(tmp_path / "archive"), "/abs/tuh"]
+    assert cfg.pretrain.init_checkpoint == str(folder / "weights" / "labram-base.pth")
 
 
 def test_loading_a_config_imports_no_torch(tmp_path):

@@ -76,3 +76,19 @@ def test_a_pickle_with_code_is_refused_without_torchs_unsafe_advice(tmp_path):
         assert "student.pt" in msg and "never runs code from a file" in msg
         assert "weights_only=False" not in msg and "weights_only" not in msg.replace(
             "weights_only=True", "")
+
+
+def test_only_the_named_safe_globals_load(tmp_path):
+    import argparse
+
+    from dlink.io import CheckpointReadError, load_torch_file
+
+    path = tmp_path / "release.pth"
+    torch.save({"model": {"w": torch.ones(2)}, "args": argparse.Namespace(lr=5e-4)}, path)
+    with pytest.raises(CheckpointReadError, match="release.pth"):
+        load_torch_file(path, what="checkpoint", fix="")
+    obj = load_torch_file(path, what="checkpoint", fix="", safe_globals=(argparse.Namespace,))
+    assert obj["args"].lr == 5e-4 and torch.equal(obj["model"]["w"], torch.ones(2))
+    torch.save({"model": {}, "args": _Evil()}, path)
+    with pytest.raises(CheckpointReadError, match="never runs code"):
+        load_torch_file(path, what="checkpoint", fix="", safe_globals=(argparse.Namespace,))
