@@ -202,3 +202,19 @@ def test_teacher_file_round_trip_and_mismatch(arch, tmp_path):
     torch.save(obj, path)
     with pytest.raises(CheckpointMismatchError, match="unknown.weight"):
         load_teacher_file(path)
+
+
+def test_the_demo_teacher_loads_its_shipped_pretrained_weights():
+    """configs/demo.yaml names the shipped file relative to itself; every encoder tensor of the
+    official layout is loaded, only the classification head starts fresh."""
+    from pathlib import Path
+
+    from dlink.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml")
+    ckpt = torch.load(cfg.teacher.checkpoint, weights_only=True)
+    teacher = build_teacher(cfg.teacher, n_chans=22, n_times=800, n_outputs=4, ch_names=BCI2A)
+    sd = teacher.state_dict()
+    assert torch.equal(sd["blocks.3.attn.qkv.weight"], ckpt["model"]["student.blocks.3.attn.qkv.weight"])
+    fresh = [k for k in sd if "student." + k not in ckpt["model"] and "relative_position" not in k]
+    assert sorted(fresh) == ["fc_norm.bias", "fc_norm.weight", "head.bias", "head.weight"]
