@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 ARGS = {
     ("data", "summary"): ["configs/demo.yaml"],
     ("teacher", "check"): ["--arch", "labram", "--fixture", "nowhere/labram"],
+    ("teacher", "pretrain"): ["configs/demo.yaml", "--run", "nowhere/run"],
     ("teacher", "finetune"): ["configs/demo.yaml", "--run", "nowhere/run"],
     ("distill",): ["configs/demo.yaml", "--run", "nowhere/run"],
     ("cv",): ["configs/s001-within.yaml", "--folds", "5", "--run", "nowhere/cv"],
