@@ -65,7 +65,8 @@ class DistillConfig:
     lambda1: float = 1.0
     lambda2: float = 1.0
     #: Windows of each batch used for the spectral and anti-aliasing terms (their FFTs cost more
-    #: than the student itself; a sub-batch gives an unbiased estimate). None: the whole batch.
+    #: than the student itself): a uniform random subset, drawn afresh for every batch, so the
+    #: terms are unbiased estimates of their whole-batch values. None: the whole batch.
     spectral_windows: int | None = 16
     #: Distil on the "pool" split too (unlabelled for the student: teacher targets only).
     use_pool: bool = True
@@ -89,8 +90,8 @@ class DistillConfig:
         if self.router_hidden < 1:
             raise ValueError(f"distill.router_hidden must be >= 1, got {self.router_hidden!r}.")
         if self.spectral_windows is not None and self.spectral_windows < 1:
-            raise ValueError(f"distill.spectral_windows must be >= 1 or null, got "
-                             f"{self.spectral_windows!r}.")
+            raise ValueError(f"distill.spectral_windows must be >= 1 or null (the whole batch), "
+                             f"got {self.spectral_windows!r}.")
         if self.temperature <= 0:
             raise ValueError(f"distill.temperature must be > 0, got {self.temperature!r}.")
         for name in ("w_ce", "w_kd", "w_feature", "w_spectral_mag", "w_spectral_phase",

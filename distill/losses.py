@@ -5,12 +5,16 @@ the router probe, with the training-only modules (mimic projection, router) it n
           + w_spectral_phase*phase) + lambda2*w_antialias*antialias + w_router_probe*probe``
 
 CE and the probe's CE use labelled windows only (the "pool" windows are unlabelled for the
-student: ``y == -1``); KD, feature and spectral terms use every window. A weight of 0 skips
-its term. None of these modules is part of the deployed student.
+student: ``y == -1``); KD and feature terms use every window. The spectral and anti-aliasing
+terms cost an FFT per window and may use a uniform random subset of the batch
+(:func:`spectral_sample`, ``batch["spectral_index"]``; the trainer draws it afresh for every
+batch), which keeps them unbiased estimates of the same terms over the whole batch. A weight of 0
+skips its term. None of these modules is part of the deployed student.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -19,6 +23,25 @@ from .router import LayerRouter, normalize_layers
 from .spectral import antialias_penalty, spectral_losses, upsample_tokens
 
 UNLABELLED = -1
+
+
+def spectral_sample(n_windows: int, k: int | None, rng: np.random.Generator) -> torch.Tensor | None:
+    """Indices of a uniform random subset of ``k`` of a batch's ``n_windows`` windows.
+
+    The spectral and anti-aliasing terms are computed on these windows only. ``k=None`` or
+    ``k >= n_windows`` returns None (the whole batch). The subset is drawn without replacement
+    from every position of the batch, so each window of the training set is equally likely to
+    be seen, whatever order or source it comes in (an earlier version took the first ``k``
+    windows of a batch sorted by index, i.e. almost only the labelled split).
+
+    >>> spectral_sample(64, 16, np.random.default_rng(0)).shape
+    torch.Size([16])
+    """
+    if k is None or k >= n_windows:
+        return None
+    if k < 1:
+        raise ValueError(f"distill.spectral_windows must be >= 1 or null, got {k!r}.")
+    return torch.from_numpy(np.sort(rng.choice(n_windows, size=int(k), replace=False)))
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -99,7 +122,9 @@ class DLinkObjective(nn.Module):
 
         ``out`` is the student's ``forward_train`` output; ``batch`` has ``y`` (-1: unlabelled),
         ``teacher_logits`` ``(B, n_outputs)`` and ``hidden`` ``(B, L, C, P, D)`` (may be absent
-        when no term needs it).
+        when no term needs it), and optionally ``spectral_index``: the windows of the batch the
+        spectral terms use (:func:`spectral_sample`; absent or None: all of them; the student's
+        anti-aliasing taps were computed on the same windows).
         """
         c = self.cfg
         logits = out["logits"]
@@ -129,9 +154,9 @@ class DLinkObjective(nn.Module):
                                          d).mean(3)
                     terms["feature"] = c.lambda1 * c.w_feature * F.mse_loss(pooled, target)
                 if c.w_spectral_mag > 0 or c.w_spectral_phase > 0:
-                    k = c.spectral_windows
-                    mag, phase = spectral_losses(seq[:k], upsample_tokens(target[:k], seq.shape[2]),
-                                                 dim=2)
+                    sub = batch.get("spectral_index")
+                    s_seq, s_tgt = (seq, target) if sub is None else (seq[sub], target[sub])
+                    mag, phase = spectral_losses(s_seq, upsample_tokens(s_tgt, seq.shape[2]), dim=2)
                     if c.w_spectral_mag > 0:
                         terms["spectral_mag"] = c.lambda1 * c.w_spectral_mag * mag
                     if c.w_spectral_phase > 0:

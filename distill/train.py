@@ -50,7 +50,7 @@ from torch.nn import functional as F
 
 from dlink.io import atomic_torch_save, load_torch_file
 
-from .losses import UNLABELLED
+from .losses import UNLABELLED, spectral_sample
 
 log = logging.getLogger(__name__)
 
@@ -117,9 +117,16 @@ class TrainData:
         return self.batch(idx, need_hidden=False, need_logits=False)["x"].numpy()
 
     def batch(self, idx: np.ndarray, *, need_hidden: bool, need_logits: bool) -> dict:
-        """Gather a batch from the sources (sorted by index: sorted reads from memory-mapped
-        caches; a window drawn twice appears twice)."""
-        idx = np.sort(np.asarray(idx))
+        """Gather a batch from the sources, its windows in the order of ``idx``.
+
+        Reads are sorted (memory-mapped caches read faster in order); the batch is put back in
+        the order of ``idx`` afterwards, so a shuffled ``idx`` gives a shuffled batch (a window
+        drawn twice appears twice).
+        """
+        idx = np.asarray(idx)
+        order = np.argsort(idx, kind="stable")
+        restore = torch.from_numpy(np.argsort(order, kind="stable"))
+        idx = idx[order]
         xs, ys, hs, ls = [], [], [], []
         for s, (lo, hi) in enumerate(zip(self.offsets[:-1], self.offsets[1:])):
             local = idx[(idx >= lo) & (idx < hi)] - lo
@@ -132,12 +139,12 @@ class TrainData:
                 hs.append(np.array(src.hidden[local]))
             if need_logits:
                 ls.append(np.asarray(src.teacher_logits[local]))
-        out = {"x": torch.from_numpy(np.concatenate(xs).astype(np.float32, copy=False)),
-               "y": torch.from_numpy(np.concatenate(ys).astype(np.int64, copy=False))}
+        out = {"x": torch.from_numpy(np.concatenate(xs).astype(np.float32, copy=False))[restore],
+               "y": torch.from_numpy(np.concatenate(ys).astype(np.int64, copy=False))[restore]}
         if need_hidden:
-            out["hidden"] = torch.from_numpy(np.concatenate(hs)).float()
+            out["hidden"] = torch.from_numpy(np.concatenate(hs)).float()[restore]
         if need_logits:
-            out["teacher_logits"] = torch.from_numpy(np.concatenate(ls)).float()
+            out["teacher_logits"] = torch.from_numpy(np.concatenate(ls)).float()[restore]
         return out
 
 
@@ -392,9 +399,13 @@ def train_model(model, objective, data: TrainData, *, train_cfg, seed: int = 0,
         if bool(lab.any()) and train_cfg.augment.enabled:
             batch["x"] = batch["x"].clone()
             batch["x"][lab] = augment_windows(batch["x"][lab], gen, train_cfg.augment, sfreq=data.sfreq)
+        # the windows of this batch that the spectral and anti-aliasing terms see: a uniform
+        # random subset (drawn from the step's generator: resumable, reproducible)
+        batch["spectral_index"] = spectral_sample(len(batch["y"]),
+                                                  getattr(cfg, "spectral_windows", None), rng)
         if hasattr(model, "forward_train"):
             out = model.forward_train(batch["x"], with_taps=with_taps,
-                                      taps_windows=getattr(cfg, "spectral_windows", None))
+                                      taps_index=batch["spectral_index"])
         else:
             out = {"logits": model(batch["x"]), "taps": []}
         loss, terms = objective(out, batch)

@@ -114,26 +114,26 @@ class MiC(nn.Module):
         """Channels of the mimic features (``n_chans * mimic_width``)."""
         return self.n_chans * self.mimic_width
 
-    def _mimic(self, x: torch.Tensor, taps: list | None, k: int | None = None) -> torch.Tensor:
+    def _mimic(self, x: torch.Tensor, taps: list | None, sub: torch.Tensor | None = None) -> torch.Tensor:
         tracing = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
         if not tracing and (x.ndim != 3 or x.shape[1] != self.n_chans or x.shape[2] != self.n_times):
             raise ValueError(f"MiC expects x of shape (batch, {self.n_chans}, {self.n_times}), "
                              f"got {tuple(x.shape)}.")
         h = x.reshape(-1, self.n_chans, 1, self.n_times)  # static shape: no Shape/Gather in ONNX
         if taps is not None and self.input_down.learned:  # a fixed filter on the raw input is constant
-            taps.append((self.input_down.filtered(h[:k]), self.input_down.stride))
+            taps.append((self.input_down.filtered(_rows(h, sub)), self.input_down.stride))
         h = self.input_down(h)
         h = self.filterbank(self.spatial(h))
         if taps is not None:
-            taps.append((self.mimic_down.filtered(h[:k]), self.mimic_down.stride))
+            taps.append((self.mimic_down.filtered(_rows(h, sub)), self.mimic_down.stride))
         return self.mimic_down(h)
 
-    def _compress(self, m: torch.Tensor, taps: list | None, k: int | None = None) -> torch.Tensor:
+    def _compress(self, m: torch.Tensor, taps: list | None, sub: torch.Tensor | None = None) -> torch.Tensor:
         h = self.mix(m)
         for block in self.blocks:
             h = block.pre_down(h)
             if taps is not None:
-                taps.append((block.down.filtered(h[:k]), block.down.stride))
+                taps.append((block.down.filtered(_rows(h, sub)), block.down.stride))
             h = block.down(h)
         h = self.reduce(h)
         h = h.mean(dim=(2, 3))
@@ -144,11 +144,12 @@ class MiC(nn.Module):
         return self._compress(self._mimic(x, None), None)
 
     def forward_train(self, x: torch.Tensor, *, with_taps: bool = True,
-                      taps_windows: int | None = None) -> dict[str, torch.Tensor | list]:
+                      taps_index: torch.Tensor | None = None) -> dict[str, torch.Tensor | list]:
         """Logits plus what the distillation losses need.
 
         ``with_taps=False`` skips the pre-decimation signals (each costs a full-rate filter
-        pass); ``taps_windows`` computes them for the first windows of the batch only.
+        pass); ``taps_index`` computes them for these windows of the batch only (the random
+        subset of :func:`dlink.distill.losses.spectral_sample`; None: every window).
 
         Returns
         -------
@@ -158,5 +159,9 @@ class MiC(nn.Module):
             downsampling (for the anti-aliasing loss).
         """
         taps: list | None = [] if with_taps else None
-        m = self._mimic(x, taps, taps_windows)
-        return {"logits": self._compress(m, taps, taps_windows), "mimic": m, "taps": taps or []}
+        m = self._mimic(x, taps, taps_index)
+        return {"logits": self._compress(m, taps, taps_index), "mimic": m, "taps": taps or []}
+
+
+def _rows(h: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+    return h if index is None else h[index]
