@@ -41,8 +41,13 @@ class StudentConfig:
 @dataclass
 class DistillConfig:
     #: Distillation target over the teacher's layers: "router" (learned, input-conditioned),
-    #: "last" (last block only) or "average" (uniform average over the blocks).
-    target: str = field(default="router", metadata={"choices": ("router", "last", "average")})
+    #: "bias" (learned per-layer weights, the same for every window: the router without input
+    #: conditioning), "last" (last block only), "block" (block ``target_block`` only) or
+    #: "average" (uniform average over the blocks).
+    target: str = field(default="router",
+                        metadata={"choices": ("router", "bias", "last", "block", "average")})
+    #: The block (1-based) used with ``target: block``.
+    target_block: int | None = None
     #: Keep only the k highest router weights per window ("dominant" layers); None keeps all.
     top_k: int | None = None
     #: Hidden width of the router's scoring network.
@@ -89,6 +94,9 @@ class DistillConfig:
             raise ValueError(f"distill.top_k must be >= 1 or null, got {self.top_k!r}.")
         if self.router_hidden < 1:
             raise ValueError(f"distill.router_hidden must be >= 1, got {self.router_hidden!r}.")
+        if self.target == "block" and (self.target_block is None or self.target_block < 1):
+            raise ValueError(f"distill.target_block must be a block number >= 1 with distill.target "
+                             f"'block', got {self.target_block!r}.")
         if self.spectral_windows is not None and self.spectral_windows < 1:
             raise ValueError(f"distill.spectral_windows must be >= 1 or null (the whole batch), "
                              f"got {self.spectral_windows!r}.")

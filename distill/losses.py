@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .router import LayerRouter, normalize_layers
+from .router import LEARNED_MODES, LayerRouter, normalize_layers
 from .spectral import antialias_penalty, spectral_losses, upsample_tokens
 
 UNLABELLED = -1
@@ -104,7 +104,8 @@ class DLinkObjective(nn.Module):
             if n_layers is None or width is None:
                 raise ValueError("DLinkObjective: the router needs the teacher's n_layers and width.")
             self.router = LayerRouter(n_layers, width, n_outputs, n_chans=n_chans or 1,
-                                      mode=cfg.target, top_k=cfg.top_k, hidden=cfg.router_hidden)
+                                      mode=cfg.target, top_k=cfg.top_k, hidden=cfg.router_hidden,
+                                      block=cfg.target_block)
 
     @property
     def needs_features(self) -> bool:
@@ -115,7 +116,7 @@ class DLinkObjective(nn.Module):
     def uses_teacher_states(self) -> bool:
         """Whether batches must carry the cached hidden states."""
         c = self.cfg
-        return self.needs_features or (c.w_router_probe > 0 and c.target == "router")
+        return self.needs_features or (c.w_router_probe > 0 and c.target in LEARNED_MODES)
 
     def forward(self, out: dict, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Return ``(total loss, {term: value})``.

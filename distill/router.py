@@ -1,14 +1,24 @@
 """The DLink router: input-conditioned weights over the teacher's layers.
 
-For each window, per-layer summaries of the teacher's hidden states (mean and standard deviation
-of every feature over the channel x patch token grid) are scored by a small shared network (plus
-a learned per-layer bias); a softmax over the L layers (optionally keeping only the top-k,
-the "dominant" layers, renormalised) gives the weights, and the distillation target is the
-weighted sum of the layer states. A probe head on the routed target gives the router a task
-signal, so that it favours layers that are discriminative for this task; the router and its
-probe exist only during training (they are not part of the student).
+For each window, the router summarises every layer's hidden states (mean and standard deviation
+of every feature over the channel x patch token grid), concatenates the L summaries and maps them
+with a small gating network (``2*L*D -> hidden -> L``, plus a learned per-layer bias) to one
+logit per layer; a softmax over the L layers (optionally keeping only the top-k, the "dominant"
+layers, renormalised) gives the weights, and the distillation target is the weighted sum of the
+layer states. A probe head on the routed target gives the router a task signal, so that it
+favours layers that are discriminative for this task; the router and its probe exist only
+during training (they are not part of the student).
 
-Static modes for comparison: ``"last"`` (weight 1 on the last block) and ``"average"`` (1/L each).
+Why a gate over all layers' summaries, not a score per layer: an earlier version scored each
+layer from its own summary with one shared network. That cannot express "for windows like this
+prefer block 1, for windows like that block 3" when those blocks look alike, which is exactly
+when routing per input matters; it learned one fixed layer (``bench/routing_check.py`` shows the
+controlled case: it stayed at chance where this gate reaches ~1).
+
+Modes for comparison: ``"bias"`` learns the per-layer bias only (one set of weights for every
+window: the router without its input conditioning, trained by the same probe), and the static
+targets ``"last"`` (weight 1 on the last block), ``"block"`` (weight 1 on block ``block``) and
+``"average"`` (1/L each).
 Layer states are normalised per token (zero mean, unit variance over the width) before mixing so
 that layers with larger activations do not dominate the sum.
 """
@@ -21,7 +31,9 @@ from torch.nn import functional as F
 
 from dlink._check import check_option
 
-MODES = ("router", "last", "average")
+MODES = ("router", "bias", "last", "block", "average")
+#: Modes whose weights are learned (by the router's probe).
+LEARNED_MODES = ("router", "bias")
 
 
 def normalize_layers(hidden: torch.Tensor) -> torch.Tensor:
@@ -42,12 +54,14 @@ class LayerRouter(nn.Module):
         Classes (for the probe head).
     n_chans : int
         Channels of the token grid (the probe reads each channel's tokens).
-    mode : {"router", "last", "average"}
-        Learned routing or a static baseline.
+    mode : {"router", "bias", "last", "block", "average"}
+        Learned input-conditioned routing, learned bias only, or a static target.
     top_k : int | None
-        Keep the k largest weights per window (router mode only).
+        Keep the k largest weights per window (learned modes only).
+    block : int | None
+        The block (1-based) of ``mode="block"``.
     hidden : int
-        Hidden width of the scoring network.
+        Hidden width of the gating network.
 
     Shape
     -----
@@ -56,14 +70,20 @@ class LayerRouter(nn.Module):
     """
 
     def __init__(self, n_layers: int, width: int, n_outputs: int, *, n_chans: int = 1,
-                 mode: str = "router", top_k: int | None = None, hidden: int = 32):
+                 mode: str = "router", top_k: int | None = None, hidden: int = 32,
+                 block: int | None = None):
         super().__init__()
         check_option("distill.target", mode, MODES)
         if top_k is not None and not 1 <= top_k <= n_layers:
             raise ValueError(f"distill.top_k must be between 1 and the teacher's {n_layers} layers, "
                              f"got {top_k!r}.")
+        if mode == "block" and (block is None or not 1 <= block <= n_layers):
+            raise ValueError(f"distill.target_block must be a block number from 1 to the teacher's "
+                             f"{n_layers} blocks with distill.target 'block', got {block!r}.")
         self.n_layers, self.width, self.mode, self.top_k = n_layers, width, mode, top_k
-        self.score = nn.Sequential(nn.Linear(2 * width, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        self.block = block
+        self.score = nn.Sequential(nn.Linear(2 * width * n_layers, hidden), nn.GELU(),
+                                   nn.Linear(hidden, n_layers))
         self.layer_bias = nn.Parameter(torch.zeros(n_layers))
         # the probe keeps the channel axis (motor imagery is lateralised: a channel mean would
         # hide it) and averages over time patches
@@ -75,15 +95,18 @@ class LayerRouter(nn.Module):
         b, n_layers = hidden.shape[:2]
         if n_layers != self.n_layers:
             raise ValueError(f"LayerRouter: expected {self.n_layers} layers, got {n_layers}.")
-        if self.mode == "last":
+        if self.mode in ("last", "block"):
             w = torch.zeros(b, n_layers, device=hidden.device)
-            w[:, -1] = 1.0
+            w[:, -1 if self.mode == "last" else self.block - 1] = 1.0
             return w
         if self.mode == "average":
             return torch.full((b, n_layers), 1.0 / n_layers, device=hidden.device)
-        flat = hidden.flatten(2, 3)  # (B, L, C*P, D)
-        summary = torch.cat([flat.mean(2), flat.std(2)], dim=-1)  # (B, L, 2D)
-        logits = self.score(summary).squeeze(-1) + self.layer_bias
+        if self.mode == "bias":  # no input conditioning: the same weights for every window
+            logits = self.layer_bias.expand(b, n_layers)
+        else:
+            flat = hidden.flatten(2, 3)  # (B, L, C*P, D)
+            summary = torch.cat([flat.mean(2), flat.std(2)], dim=-1)  # (B, L, 2D)
+            logits = self.score(summary.flatten(1)) + self.layer_bias
         if self.top_k is not None and self.top_k < n_layers:
             kth = logits.topk(self.top_k, dim=1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -102,4 +125,4 @@ class LayerRouter(nn.Module):
 
     @property
     def trainable(self) -> bool:
-        return self.mode == "router"
+        return self.mode in LEARNED_MODES
