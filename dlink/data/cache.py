@@ -66,6 +66,11 @@ def config_key(cfg, *, replace: dict | None = None) -> str:
         d["synthetic"] = SyntheticOptions.from_dict(d.get("synthetic")).to_dict()
         if not d["synthetic"].get("continuous"):  # the windowed generator, keyed as before
             d["synthetic"].pop("continuous", None)
+        if not d["synthetic"].get("timing"):  # timing options change nothing then
+            from .synthetic import TIMING_OPTIONS
+
+            for k in ("timing", *TIMING_OPTIONS):
+                d["synthetic"].pop(k, None)
         d["generator_version"] = GENERATOR_VERSION
     blob = json.dumps({"v": CACHE_VERSION, "cfg": d}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

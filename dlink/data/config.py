@@ -84,7 +84,8 @@ class DataConfig:
     #: matched by their 10-20 spelling; a channel missing from a recording is an error naming it.
     channels: list[str] | None = None
     #: Synthetic generator options (see dlink.data.synthetic.SyntheticOptions: seed, subjects,
-    #: trials_per_class, erd_depth, ...).
+    #: trials_per_class, erd_depth, timing (ERD onset, beta rebound and trial-to-trial timing
+    #: variability inside the window), ...).
     synthetic: dict = field(default_factory=dict)
     #: TUH montage: "referential" (the 23 channels LaBraM keeps for TUAB/TUEV, 10-20 names) or
     #: "bipolar" (the 16-derivation double banana of BIOT/CBraMod, names like 'Fp1-F7').

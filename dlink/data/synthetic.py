@@ -17,6 +17,16 @@ the frequency domain as a sum of:
 - **per-trial variation**: ERD depth and rhythm power jitter, and **sensor noise** (white) plus
   occasional frontal eye blinks.
 
+By default the class-dependent power change lasts the whole window (no timing inside it). With
+``timing: true`` each trial has a time course instead: baseline rhythms until the imagery starts
+(onset ``erd_onset_s`` after the window start, jittered from trial to trial), the ERD/ERS pattern
+above during the imagery (``erd_duration_s``, jittered; smooth ``erd_ramp_s`` on- and offsets),
+then a **beta rebound** (post-imagery beta synchronisation, ``beta_rebound`` times the ERD depth,
+over the sources that desynchronised, for ``beta_rebound_s``) before returning to baseline. The
+onset, duration and rebound size vary from trial to trial, so a model has to find the event in
+time; shifting a window moves the event. The timing draws come from their own random stream, so
+every other draw (and the default output) is unchanged.
+
 Subjects of the splits are disjoint (cross-subject): ids 1.. go to ``train``, then ``val``,
 ``test`` and ``pool``; every subject's draws depend only on ``(seed, subject id)``, so resizing
 one split does not change the subjects of another. Within-subject splits (``data.splits.by``:
@@ -75,6 +85,11 @@ _CLASS_PATTERN = {
 }
 
 
+#: Options that only matter with ``timing: true``.
+TIMING_OPTIONS = ("erd_onset_s", "erd_onset_jitter_s", "erd_duration_s", "erd_duration_jitter_s",
+                  "erd_ramp_s", "beta_rebound", "beta_rebound_s")
+
+
 @dataclass
 class SyntheticOptions:
     """Options of the generator (the ``data.synthetic`` mapping of a config).
@@ -112,6 +127,20 @@ class SyntheticOptions:
         ``data.preprocessing``; see :mod:`dlink.data.synthetic_recording`). Always on with
         ``data.preprocessing: causal``. False: band-limited windows made directly at
         ``data.sfreq_hz`` (the default generator).
+    timing : bool
+        Give each trial a time course (baseline, ERD during the imagery, beta rebound after it)
+        instead of a class-dependent power that is constant over the window.
+    erd_onset_s, erd_onset_jitter_s : float
+        Mean onset of the imagery after the window start, and its trial-to-trial sd (seconds).
+    erd_duration_s, erd_duration_jitter_s : float
+        Mean duration of the imagery (ERD), and its trial-to-trial sd (seconds).
+    erd_ramp_s : float
+        Time constant of the ERD's smooth onset and offset (seconds).
+    beta_rebound : float
+        Beta amplitude increase after the imagery, per unit of ERD depth, over the sources that
+        desynchronised (0: no rebound); varies from trial to trial with ``trial_jitter``.
+    beta_rebound_s : float
+        Duration of the beta rebound (seconds).
     """
 
     seed: int = 0
@@ -127,6 +156,14 @@ class SyntheticOptions:
     blink_rate_hz: float = 0.1
     runs: int = 1
     continuous: bool = False
+    timing: bool = False
+    erd_onset_s: float = 0.8
+    erd_onset_jitter_s: float = 0.25
+    erd_duration_s: float = 1.8
+    erd_duration_jitter_s: float = 0.3
+    erd_ramp_s: float = 0.1
+    beta_rebound: float = 1.5
+    beta_rebound_s: float = 0.6
 
     def __post_init__(self) -> None:
         default = {"train": 5, "val": 3, "test": 5, "pool": 17}
@@ -149,8 +186,15 @@ class SyntheticOptions:
             raise ValueError(f"data.synthetic.erd_depth must be in [0, 1], got {self.erd_depth!r}.")
         if not isinstance(self.continuous, bool):
             raise ValueError(f"data.synthetic.continuous must be true or false, got {self.continuous!r}.")
+        if not isinstance(self.timing, bool):
+            raise ValueError(f"data.synthetic.timing must be true or false, got {self.timing!r}.")
+        for name in ("erd_onset_s", "erd_duration_s", "erd_ramp_s", "beta_rebound_s"):
+            if float(getattr(self, name)) <= 0:
+                raise ValueError(f"data.synthetic.{name} must be > 0 seconds, got "
+                                 f"{getattr(self, name)!r}.")
         for name in ("erd_depth_spread", "trial_jitter", "background_uv", "mu_uv", "alpha_uv",
-                     "noise_uv", "blink_rate_hz"):
+                     "noise_uv", "blink_rate_hz", "erd_onset_jitter_s", "erd_duration_jitter_s",
+                     "beta_rebound"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"data.synthetic.{name} must be >= 0, got {getattr(self, name)!r}.")
 
@@ -341,15 +385,23 @@ def _subject_windows(opt: SyntheticOptions, subject: int, classes: list[str], sf
     # --- sensorimotor mu + beta sources with class-dependent ERD/ERS
     amp_mu = _peak(freqs, f_mu, 1.0, band)
     amp_beta = _peak(freqs, f_beta, 2.5, band)
+    if opt.timing:  # per-trial time course (n, T): imagery envelope and post-imagery rebound
+        event, rebound = _time_course(opt, np.random.default_rng([opt.seed, subject, 2]), n,
+                                      n_times, sfreq)
+    else:  # the class-dependent power lasts the whole window
+        event, rebound = np.ones((n, 1)), np.zeros((n, 1))
     for k in _SOURCES:
         change = np.array([_CLASS_PATTERN[c].get(k, 0.0) for c in classes])[y]
         depth = erd * np.clip(1.0 + trng.normal(0.0, 0.3, n), 0.0, None)
-        gain = np.clip(1.0 + change * depth, 0.05, None) * np.exp(trng.normal(0.0, opt.trial_jitter, n))
+        jitter = np.exp(trng.normal(0.0, opt.trial_jitter, n))
+        gain = np.clip(1.0 + (change * depth)[:, None] * event, 0.05, None) * jitter[:, None]
         mu = _shaped_noise(trng, (n,), amp_mu, n_times)
         beta = _shaped_noise(trng, (n,), amp_beta, n_times)
-        # beta follows the same sources with a weaker ERD/ERS than mu
-        beta_gain = np.clip(1.0 + 0.6 * change * depth, 0.05, None)
-        sig = gain[:, None] * mu + 0.4 * beta_gain[:, None] * beta
+        # beta follows the same sources with a weaker ERD/ERS than mu, and rebounds after an ERD
+        erd_here = np.clip(-change, 0.0, None) * depth
+        beta_gain = np.clip(1.0 + (0.6 * change * depth)[:, None] * event
+                            + (opt.beta_rebound * erd_here)[:, None] * rebound, 0.05, None)
+        sig = gain * mu + 0.4 * beta_gain * beta
         X += mu_amp * uv * _spatial(xy, src_pos[k], src_spread[k])[None, :, None] * sig[:, None, :]
 
     # --- eye blinks (frontal), sensor noise, per-subject amplitude and channel gains
@@ -359,6 +411,30 @@ def _subject_windows(opt: SyntheticOptions, subject: int, classes: list[str], sf
     trial = np.arange(n)
     return EEGWindows(X.astype(np.float32), y, np.full(n, subject), list(BCI2A_CH_NAMES), sfreq,
                       classes, run=1 + trial * opt.runs // n, trial=trial)
+
+
+def _time_course(opt: SyntheticOptions, rng: np.random.Generator, n: int, n_times: int,
+                 sfreq: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-trial imagery envelope (1 during the ERD) and beta-rebound envelope, ``(n, n_times)``.
+
+    Onset, duration and rebound size are drawn per trial (trial-to-trial variability).
+    """
+    t = np.arange(n_times) / sfreq
+    onset = opt.erd_onset_s + rng.normal(0.0, opt.erd_onset_jitter_s, n)
+    duration = np.clip(opt.erd_duration_s + rng.normal(0.0, opt.erd_duration_jitter_s, n),
+                       0.25 * opt.erd_duration_s, None)
+    size = np.exp(rng.normal(0.0, opt.trial_jitter, n))
+    end = onset + duration
+
+    def sigmoid(z):
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+    ramp = opt.erd_ramp_s
+    event = sigmoid((t - onset[:, None]) / ramp) * sigmoid((end[:, None] - t) / ramp)
+    # the rebound rises after the imagery ends, peaks ~1/3 into it and fades by its end
+    centre = end + opt.beta_rebound_s / 3.0
+    rebound = size[:, None] * np.exp(-0.5 * ((t - centre[:, None]) / (opt.beta_rebound_s / 3.0)) ** 2)
+    return event, rebound
 
 
 def _add_blinks(X: np.ndarray, rng: np.random.Generator, xy: np.ndarray, sfreq: float,

@@ -104,3 +104,73 @@ def test_bad_options_are_named():
         SyntheticOptions.from_dict({"subjects": {"tran": 2}})
     with pytest.raises(ValueError, match="n_classes must be one of"):
         make_synthetic({"trials_per_class": 1}, n_classes=3)
+
+
+# -- the timing option: ERD with an onset, a duration and a beta rebound inside the window -----
+
+def _band_power_over_time(X, ch, lo, hi, sfreq=200.0, n_bins=8):
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, [lo, hi], "bandpass", fs=sfreq, output="sos")
+    p = sosfiltfilt(sos, X[:, BCI2A_CH_NAMES.index(ch)].astype(np.float64), axis=-1) ** 2
+    return p.reshape(len(X), n_bins, -1).mean(-1)  # (n, n_bins): 0.5-s bins of a 4-s window
+
+
+@pytest.fixture(scope="module")
+def timed():
+    opts = {"subjects": {"train": 4, "val": 0, "test": 1, "pool": 0}, "trials_per_class": 10,
+            "timing": True}
+    return make_synthetic(opts)["train"]
+
+
+def test_timing_option_puts_the_erd_inside_the_window_and_a_beta_rebound_after_it(timed):
+    X, y = timed.X, timed.y
+    left, right = y == 0, y == 1
+    mu = _band_power_over_time(X, "C4", 8, 13)
+    ratio = mu[left].mean(0) / mu[right].mean(0)  # left-hand imagery desynchronises C4
+    assert ratio[0] > 0.85  # before the onset (0.8 s +- 0.25 s): no class difference yet
+    assert ratio[2:4].mean() < 0.6  # during the imagery: ERD
+    assert ratio[-1] > ratio[2:4].mean() + 0.2  # after it: back towards baseline
+    beta = _band_power_over_time(X, "C4", 16, 26)
+    b = beta[left].mean(0) / beta[right].mean(0)
+    assert b[2:4].mean() < 0.9  # beta desynchronises during the imagery ...
+    assert b[5:7].max() > 1.2  # ... and rebounds above baseline after it
+
+
+def test_timing_varies_from_trial_to_trial_and_leaves_other_draws_alone():
+    from dlink.data.synthetic import _time_course
+
+    opt = SyntheticOptions(timing=True)
+    event, rebound = _time_course(opt, np.random.default_rng(0), 200, 800, 200.0)
+    t = np.arange(800) / 200.0
+    onset = np.array([t[np.argmax(e > 0.5)] for e in event])
+    assert 0.15 < onset.std() < 0.35 and abs(onset.mean() - opt.erd_onset_s) < 0.1
+    assert rebound.max(1).std() > 0.05  # rebound size varies too
+    # timing options do nothing while timing is off: the default output is unchanged
+    base = {"subjects": {"train": 1, "val": 0, "test": 1, "pool": 0}, "trials_per_class": 2}
+    a = make_synthetic(base)["train"].X
+    b = make_synthetic({**base, "erd_onset_s": 2.0, "beta_rebound": 0.0})["train"].X
+    np.testing.assert_array_equal(a, b)
+    c = make_synthetic({**base, "timing": True})
+    assert not np.array_equal(a, c["train"].X)
+    np.testing.assert_array_equal(make_synthetic(base)["train"].y, c["train"].y)
+
+
+def test_timing_options_are_checked():
+    with pytest.raises(ValueError, match="timing must be true or false"):
+        SyntheticOptions.from_dict({"timing": "yes"})
+    with pytest.raises(ValueError, match="erd_duration_s must be > 0"):
+        SyntheticOptions.from_dict({"erd_duration_s": 0})
+    with pytest.raises(ValueError, match="erd_onset_jitter_s must be >= 0"):
+        SyntheticOptions.from_dict({"erd_onset_jitter_s": -0.1})
+
+
+def test_cache_key_ignores_timing_options_while_timing_is_off():
+    from dlink.data.cache import config_key
+    from dlink.data.config import DataConfig
+
+    base = config_key(DataConfig())
+    assert config_key(DataConfig(synthetic={"erd_onset_s": 2.0})) == base
+    assert config_key(DataConfig(synthetic={"timing": True})) != base
+    assert config_key(DataConfig(synthetic={"timing": True, "erd_onset_s": 2.0})) != \
+        config_key(DataConfig(synthetic={"timing": True}))
