@@ -1,61 +1,48 @@
-"""Distillation benchmark: what each part of DLink is worth (a script, not a test).
+"""Distillation benchmark: what each part of DLink is worth, with paired confidence intervals.
 
-    .venv/bin/python bench/distill_benchmark.py configs/demo.yaml --run runs/distill_bench --seeds 3
+    .venv/bin/python bench/distill_benchmark.py configs/distill_benchmark.yaml --run runs/distill_bench
 
-Rows, each trained for every seed with the config's ``train:`` section: the fine-tuned teacher;
-EEGNet and ShallowConvNet alone (braindecode); the MiC student alone (CE on "train"); logit KD;
-last-layer feature KD; average-layer feature KD; DLink without its spectral terms; full DLink.
-A second table describes the teacher's layers (linear probe per block, similarity to the last
-block): whether routing among them can matter at all.
-Every row but "alone" ones also uses the unlabelled "pool" windows with teacher targets. The
-ablation ladder (each row adds one thing to the one above it):
+Several teachers (one fine-tuned per teacher seed, ``--teacher-seeds``) and several students per
+teacher (``--seeds-per-teacher``); every row (:mod:`dlink.bench.distill_rows`) is trained for
+every (teacher, student seed), so rows are paired run by run. Rows: the fine-tuned teacher;
+EEGNet and ShallowConvNet alone; the MiC student alone; an oracle MiC trained with the pool's
+true labels; logit KD; feature KD on each fixed teacher block and on their average; feature KD
+with a bias-only router (learned layer weights, no input conditioning); DLink without spectral
+terms (the input-conditioned router + probe); that plus the spectral magnitude, the phase, or the
+anti-aliasing term alone; full DLink. Labelled-only rows get at least the optimisation steps of
+the rows that also see the pool. ``--mimic-widths`` adds a curve of full DLink over the mimic
+width (parameters, MACs, feature R^2 against accuracy).
 
-    student alone     CE                                      (labelled "train" only)
-    logit KD          CE + KD(T)                              (+ pool windows)
-    feature KD last   CE + KD + feature(last block)
-    feature KD avg    CE + KD + feature(uniform average)
-    DLink -spectral   CE + KD + feature(router) + router probe
-    DLink             CE + KD + feature(router) + probe + spectral mag/phase + anti-aliasing
+The rule, followed here: anything chosen (early-stopping epoch, the probe's L2 strength, the
+"best fixed block" of the comparisons, the mimic width) is chosen on the validation subjects; the
+test subjects are read once, by the final tables, after every run has finished. Workers return
+validation metrics and test *predictions*; only :func:`dlink.bench.distill_tables.build` turns
+the predictions into numbers.
 
-One teacher is fine-tuned (or reused from RUN/teacher.pt) and cached once; rows run in
-``--jobs`` processes (1 torch thread each). Every training writes per-epoch checkpoints under
-RUN/distill_benchmark/, so an interrupted benchmark resumes. Output: RUN/distill_benchmark.md
-and RUN/distill_benchmark.json.
+Differences between rows come with 95 % paired bootstrap intervals over test subjects and runs
+(:mod:`dlink.bench.paired_bootstrap`). Jitter robustness: every student is also evaluated on the
+test windows rolled in time by each of ``--shifts-s``.
+
+Every training writes per-epoch checkpoints and every finished run its result file, so an
+interrupted benchmark resumes where it stopped. Output: RUN/distill_benchmark.md and
+RUN/distill_benchmark.json (+ RUN/distill_benchmark_predictions.npz).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import hashlib
+import json
 import logging
+import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger("distill_benchmark")
-
-_OFF_SPECTRAL = {"w_spectral_mag": 0.0, "w_spectral_phase": 0.0, "w_antialias": 0.0}
-_ONLY_CE = {"w_kd": 0.0, "w_feature": 0.0, "w_router_probe": 0.0, "use_pool": False, **_OFF_SPECTRAL}
-
-#: (key, label, kind, DistillConfig overrides)
-ROWS: list[tuple[str, str, str, dict]] = [
-    ("teacher", "Teacher (fine-tuned)", "teacher", {}),
-    ("eegnet", "EEGNet alone (braindecode)", "baseline", {}),
-    ("shallow", "ShallowConvNet alone (braindecode)", "baseline", {}),
-    ("student_alone", "MiC student alone", "student", _ONLY_CE),
-    ("logit_kd", "Logit KD", "student",
-     {"w_feature": 0.0, "w_router_probe": 0.0, **_OFF_SPECTRAL}),
-    ("feature_last", "Last-layer feature KD", "student",
-     {"target": "last", "w_router_probe": 0.0, **_OFF_SPECTRAL}),
-    ("feature_average", "Average-layer feature KD", "student",
-     {"target": "average", "w_router_probe": 0.0, **_OFF_SPECTRAL}),
-    ("dlink_no_spectral", "DLink without spectral terms", "student",
-     {"target": "router", **_OFF_SPECTRAL}),
-    ("dlink", "DLink (full)", "student", {"target": "router"}),
-]
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -70,207 +57,202 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
-def _load_caches(run_dir: Path, splits: dict) -> dict:
-    from dlink.distill.teacher_cache import load_teacher_cache
-
-    return {name: load_teacher_cache(run_dir / "cache" / f"teacher_{name}")
-            for name, ds in splits.items() if len(ds)}
+def _key(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _task(args: tuple) -> dict:
-    """One (row, seed) training in a worker process."""
-    config, overrides, run_dir, key, kind, row_over, seed, equal_steps = args
-    import math
+def prepare_teacher_seed(args: dict) -> dict:
+    """Fine-tune (or reuse) the teacher of one seed, cache its states, and describe it (in a
+    worker process, one torch thread: several threads per process on a shared machine spin)."""
+    import copy
 
     import torch
 
-    from dlink.config import load_config
+    from dlink.config import load_config, save_config
     from dlink.data import load_dataset
-    from dlink.distill.pipeline import distill_student, evaluate, router_weights, train_baseline
+    from dlink.distill.finetune import predict_logits
+    from dlink.distill.layer_probe import layer_similarity, linear_probe, rank_ceiling
+    from dlink.distill.metrics import classification_metrics
+    from dlink.distill.pipeline import build_caches, prepare_teacher
+    from dlink.distill.students import count_macs, count_params
+    from dlink.rundir import RunDir
 
-    torch.set_num_threads(1)
-    cfg = load_config(config, overrides)
+    cfg = load_config(args["config"], args["overrides"])
+    teacher_seed, shifts_samples, verbose = args["teacher_seed"], args["shifts_samples"], False
     splits = load_dataset(cfg.data)
-    labelled_only = kind == "baseline" or not row_over.get("use_pool", True)
-    if equal_steps and labelled_only and len(splits.get("pool", [])):
-        # as many optimisation steps as the rows that also see the pool windows
-        scale = (len(splits["train"]) + len(splits["pool"])) / len(splits["train"])
-        cfg.train.epochs = math.ceil(cfg.train.epochs * scale)
-        cfg.train.patience = math.ceil(cfg.train.patience * scale)
-        cfg.train.baseline_epochs = None
-    run_dir = Path(run_dir)
-    ckpt = run_dir / "distill_benchmark" / f"{key}_seed{seed}"
+    torch.set_num_threads(1)
+    tcfg = copy.deepcopy(cfg)
+    tcfg.seed = int(teacher_seed)
+    tcfg.teacher.num_threads = 1
+    run_root = Path(args["run_root"])
+    run = RunDir(run_root / f"teacher{teacher_seed}").mkdir()
+    save_config(tcfg, run.config)
     t0 = time.perf_counter()
-    out: dict = {"row": key, "seed": seed}
-    if kind == "baseline":
-        model, hist = train_baseline(key, cfg, splits, seed=seed, checkpoint_dir=ckpt)
-    else:
-        dcfg = dataclasses.replace(cfg.distill, **row_over)
-        caches = _load_caches(run_dir, splits)
-        model, objective, hist = distill_student(cfg, dcfg, splits, caches, seed=seed,
-                                                 checkpoint_dir=ckpt, desc=key)
-        out["router"] = router_weights(objective, caches.get("test"))
-    out["metrics"] = {k: v for k, v in evaluate(model, splits).items() if k != "confusion"}
-    out["train_s"] = hist["train_s"]
-    out["epochs"] = len(hist["train_loss"])
-    out["best_epoch"] = hist["best_epoch"]
-    out["wall_s"] = time.perf_counter() - t0
-    return out
+    teacher, info = prepare_teacher(tcfg, run, verbose=verbose)
+    torch.set_num_threads(1)
+    caches = build_caches(teacher, splits, cache_root=run.path / "cache", verbose=verbose)
+    tr = splits["train"]
+    n_classes = len(tr.class_names)
+    val = classification_metrics(splits["val"].y, caches["val"].logits, n_classes)
+    te = splits["test"]
+    preds = {"test": caches["test"].logits.argmax(1).astype(np.int8)}
+    for s in shifts_samples:
+        preds[f"shift{s}"] = predict_logits(teacher, np.roll(te.X, s, axis=-1)).numpy().argmax(1).astype(np.int8)
+    names = [k for k in ("train", "val", "test") if k in caches]
+    layers = {"probe": linear_probe({k: caches[k].hidden for k in names},
+                                    {k: splits[k].y for k in names}),
+              **layer_similarity(caches["test"].hidden),
+              "rank_ceiling": rank_ceiling(caches["val"].hidden)}
+    return {"teacher_seed": int(teacher_seed), "dir": str(run.path),
+            "val": {k: v for k, v in val.items() if k != "confusion"}, "preds": preds,
+            "params": count_params(teacher), "macs": count_macs(teacher, tr.n_chans, tr.n_times),
+            "source": info.get("source"), "train_s": float(info.get("history", {}).get("train_s")
+                                                          or info.get("finetune_s") or float("nan")),
+            "n_layers": caches["train"].n_layers, "layers": layers,
+            "prepare_s": time.perf_counter() - t0}
 
 
-def _fmt(mean: float, sd: float) -> str:
-    return f"{mean:.3f} ± {sd:.3f}"
-
-
-def summarise(results: list[dict], teacher: dict) -> list[dict]:
-    rows = []
-    for key, label, kind, _ in ROWS:
-        if kind == "teacher":
-            rows.append({"row": key, "label": label, "n_seeds": 1,
-                         "balanced_accuracy_mean": teacher["balanced_accuracy"],
-                         "balanced_accuracy_sd": 0.0, "kappa_mean": teacher["kappa"],
-                         "kappa_sd": 0.0, "params": teacher["params"], "macs": teacher["macs"],
-                         "train_s": teacher.get("train_s", float("nan"))})
-            continue
-        rs = [r for r in results if r["row"] == key]
+def val_markdown(rows, results: list[dict]) -> str:
+    """Validation-only table (``--val-only``): what a choice of config may look at."""
+    lines = ["| Row | Val bal. acc. (mean ± sd) | Feature R² val | Runs |", "|---|---|---|---|"]
+    for row in rows:
+        rs = [r for r in results if r["row"] == row.key]
         if not rs:
             continue
-        ba = np.array([r["metrics"]["balanced_accuracy"] for r in rs])
-        ka = np.array([r["metrics"]["kappa"] for r in rs])
-        row = {"row": key, "label": label, "n_seeds": len(rs),
-               "balanced_accuracy_mean": float(ba.mean()), "balanced_accuracy_sd": float(ba.std(ddof=1)) if len(rs) > 1 else 0.0,
-               "kappa_mean": float(ka.mean()), "kappa_sd": float(ka.std(ddof=1)) if len(rs) > 1 else 0.0,
-               "params": rs[0]["metrics"]["params"], "macs": rs[0]["metrics"]["macs"],
-               "train_s": float(np.mean([r["train_s"] for r in rs])),
-               "epochs_run": [r["epochs"] for r in rs],
-               "balanced_accuracy_per_seed": ba.tolist()}
-        routers = [r["router"] for r in rs if r.get("router", {}).get("mode") == "router"]
-        if routers:
-            row["router_layer_weights_mean"] = np.mean([r["layer_weights_mean"] for r in routers], 0).tolist()
-            row["router_layer_weights_std"] = np.mean([r["layer_weights_std"] for r in routers], 0).tolist()
-        rows.append(row)
-    return rows
-
-
-def markdown(rows: list[dict], meta: dict) -> str:
-    lines = [f"# Distillation benchmark: {meta['config']}", "",
-             f"Seeds: {meta['seeds']}; test split: {meta['n_test']} windows "
-             f"({meta['n_classes']} classes, chance balanced accuracy {1 / meta['n_classes']:.3f}); "
-             f"labelled train: {meta['n_train']}, unlabelled pool: {meta['n_pool']}; "
-             f"epochs (max): {meta['epochs']} over train + pool"
-             + (" (labelled-only rows: the same number of steps over train)" if meta.get("equal_steps") else "")
-             + f"; total wall time {meta['wall_s'] / 60:.1f} min.", "",
-             "| Model | Balanced acc. (mean ± sd) | Kappa (mean ± sd) | Params | MACs / window | Train time (s) |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['label']} | {_fmt(r['balanced_accuracy_mean'], r['balanced_accuracy_sd'])} | "
-                     f"{_fmt(r['kappa_mean'], r['kappa_sd'])} | {r['params']:,} | {r['macs']:,} | "
-                     f"{r['train_s']:.0f} |")
-    for r in rows:
-        if "router_layer_weights_mean" in r:
-            w = ", ".join(f"{m:.3f}±{s:.3f}" for m, s in zip(r["router_layer_weights_mean"],
-                                                             r["router_layer_weights_std"]))
-            lines.append(f"\nRouter layer weights ({r['label']}, test windows, blocks 1..L): {w}")
-    lines.append("\nTeacher: one fine-tuned teacher shared by all rows (sd 0: one run); its MACs "
-                 "count linear/conv layers only. Train time: per run, on one thread "
-                 "(runs shared the machine's cores).")
-    return "\n".join(lines) + "\n"
-
-
-def teacher_layers(caches: dict, splits: dict) -> dict:
-    """Per-block linear probes and inter-block similarity of the cached teacher states: whether
-    the layers differ enough for routing among them to matter (see dlink.distill.layer_probe)."""
-    from dlink.distill.layer_probe import layer_similarity, linear_probe
-
-    names = [k for k in ("train", "val", "test") if k in caches]
-    probe = linear_probe({k: caches[k].hidden for k in names}, {k: splits[k].y for k in names})
-    sim = layer_similarity(caches["test" if "test" in caches else "val"].hidden)
-    return {"probe": probe, **sim}
-
-
-def layers_markdown(layers: dict) -> str:
-    last = len(layers["probe"]) - 1
-    lines = ["", "## Teacher layers", "",
-             "Linear probe on each block's per-channel token means (fitted on train, L2 chosen on "
-             "val) and similarity of each block to the last one (linear CKA, mean token cosine).", "",
-             "| Block | Probe bal. acc. val | Probe bal. acc. test | CKA to last | Cosine to last |",
-             "|---|---|---|---|---|"]
-    for r in layers["probe"]:
-        i = r["block"] - 1
-        test = "n/a" if r["test_balanced_accuracy"] is None else f"{r['test_balanced_accuracy']:.3f}"
-        lines.append(f"| {r['block']} | {r['val_balanced_accuracy']:.3f} | {test} | "
-                     f"{layers['cka'][i][last]:.3f} | {layers['cosine'][i][last]:.3f} |")
+        v = np.array([r["val"]["balanced_accuracy"] for r in rs])
+        r2 = [r["feature_r2"]["val"] for r in rs if "feature_r2" in r]
+        lines.append(f"| {row.label} | {v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} | "
+                     f"{np.mean(r2):.3f} | {len(rs)} |" if r2 else
+                     f"| {row.label} | {v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} | — | {len(rs)} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("config", nargs="?", default="configs/demo.yaml", metavar="<config.yaml>")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="example: python bench/distill_benchmark.py configs/distill_benchmark.yaml "
+               "--run runs/distill_bench --teacher-seeds 3 --seeds-per-teacher 2 --jobs 2")
+    p.add_argument("config", nargs="?", default="configs/distill_benchmark.yaml", metavar="<config.yaml>")
     p.add_argument("--run", default="runs/distill_bench", metavar="<run_dir>")
-    p.add_argument("--seeds", type=int, default=3, metavar="<n>")
+    p.add_argument("--teacher-seeds", type=int, default=3, metavar="<n>",
+                   help="teachers fine-tuned with seeds 0..n-1 (default 3)")
+    p.add_argument("--seeds-per-teacher", type=int, default=2, metavar="<n>",
+                   help="student seeds per teacher (default 2: 6 paired runs per row)")
     p.add_argument("--jobs", type=int, default=2, metavar="<n>", help="parallel trainings")
     p.add_argument("--rows", default=None, metavar="<a,b>", help="only these rows (keys)")
+    p.add_argument("--mimic-widths", default="", metavar="<w1,w2>",
+                   help="add the mimic-width curve: full DLink at these widths (e.g. 4,8,16,32)")
+    p.add_argument("--shifts-s", default="-1,-0.5,-0.25,-0.1,0.1,0.25,0.5,1", metavar="<s1,s2>",
+                   help="time shifts (s) of the test windows for the jitter-robustness table")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. --set train.epochs=10 (repeatable)")
     p.add_argument("--no-equal-steps", dest="equal_steps", action="store_false",
-                   help="train the labelled-only rows (baselines, student alone) for train.epochs "
-                        "instead of as many optimisation steps as the rows that also see the pool")
+                   help="train labelled-only rows for train.epochs instead of at least the "
+                        "optimisation steps of the rows that also see the pool")
+    p.add_argument("--n-boot", type=int, default=2000, metavar="<n>", help="bootstrap replicates")
+    p.add_argument("--val-only", action="store_true",
+                   help="selection mode: train the rows and report validation metrics only (no "
+                        "test number is computed); use it to choose a config before the real run")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")
-    import torch
+    import multiprocessing
+
     from tqdm.auto import tqdm
 
-    from dlink.config import load_config, save_config
+    from dlink.bench.distill_rows import curve_rows, main_rows, run_task
+    from dlink.bench.distill_tables import build, markdown
+    from dlink.config import config_to_dict, load_config
     from dlink.data import load_dataset
-    from dlink.distill.pipeline import build_caches, evaluate, prepare_teacher
-    from dlink.distill.students import count_macs, count_params
     from dlink.io import atomic_write_json, atomic_write_text
-    from dlink.rundir import RunDir
 
     t_start = time.perf_counter()
     overrides = _overrides(args.set)
     cfg = load_config(args.config, overrides)
-    run = RunDir(args.run).mkdir()
-    save_config(cfg, run.config)
-    torch.set_num_threads(cfg.train.num_threads)
+    run_root = Path(args.run)
+    (run_root / "results").mkdir(parents=True, exist_ok=True)
     splits = load_dataset(cfg.data)
-    tr = splits["train"]
-    t0 = time.perf_counter()
-    teacher, info = prepare_teacher(cfg, run, verbose=args.verbose)
-    teacher_s = float(info.get("history", {}).get("train_s") or info.get("finetune_s") or float("nan"))
-    caches = build_caches(teacher, splits, cache_root=run.path / "cache", verbose=args.verbose)
-    log.info("teacher ready in %.0f s", time.perf_counter() - t0)
-    tmet = evaluate(None, splits, logits={k: c.logits for k, c in caches.items()})
-    tmet.update(params=count_params(teacher), macs=count_macs(teacher, tr.n_chans, tr.n_times),
-                train_s=teacher_s)
-    layers = teacher_layers(caches, splits)
-    del teacher, caches
+    sfreq = splits["train"].sfreq
+    shifts = [int(round(float(s) * sfreq)) for s in args.shifts_s.split(",") if s.strip()]
 
-    wanted = set(args.rows.split(",")) if args.rows else None
-    tasks = [(args.config, overrides, str(run.path), key, kind, over, seed, args.equal_steps)
-             for key, _, kind, over in ROWS if kind != "teacher" and (wanted is None or key in wanted)
-             for seed in range(args.seeds)]
-    results = []
-    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as ex:
+        futures = [ex.submit(prepare_teacher_seed, {"config": args.config, "overrides": overrides,
+                                                    "run_root": str(run_root), "teacher_seed": t,
+                                                    "shifts_samples": shifts})
+                   for t in range(args.teacher_seeds)]
+        teachers = [f.result() for f in tqdm(futures, desc="teachers", unit="teacher")]
+    n_layers = teachers[0]["n_layers"]
+    rows = main_rows(n_layers)
+    widths = [int(w) for w in args.mimic_widths.split(",") if w.strip()]
+    rows += curve_rows(widths)
+    if args.rows:
+        wanted = set(args.rows.split(","))
+        unknown = wanted - {r.key for r in rows}
+        if unknown:
+            raise SystemExit(f"--rows: unknown row(s) {sorted(unknown)}; known: "
+                             f"{', '.join(r.key for r in rows)}")
+        rows = [r for r in rows if r.key in wanted]
 
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
-        for r in tqdm(ex.map(_task, tasks), total=len(tasks), desc="benchmark", unit="run"):
-            log.info("%s seed %d: bal. acc %.3f (%.0f s)", r["row"], r["seed"],
-                     r["metrics"]["balanced_accuracy"], r["train_s"])
+    cfg_key = _key({"cfg": config_to_dict(cfg), "shifts": shifts, "equal": args.equal_steps})
+    tasks, results = [], []
+    for teacher in teachers:
+        for j in range(args.seeds_per_teacher):
+            seed = teacher["teacher_seed"] * args.seeds_per_teacher + j
+            for row in rows:
+                stem = run_root / "results" / (f"{row.key}_t{teacher['teacher_seed']}_s{seed}"
+                                               + ("_val" if args.val_only else ""))
+                key = _key({"cfg": cfg_key, "row": repr(row), "seed": seed, "test": not args.val_only})
+                done = Path(str(stem) + ".json")
+                if done.is_file() and Path(str(stem) + ".npz").is_file():
+                    res = json.loads(done.read_text())
+                    if res.get("key") == key:
+                        results.append(res)
+                        continue
+                tasks.append({"config": args.config, "overrides": overrides, "row": row,
+                              "teacher_dir": teacher["dir"], "teacher_seed": teacher["teacher_seed"],
+                              "seed": seed, "shifts_samples": shifts, "equal_steps": args.equal_steps,
+                              "out": str(stem), "key": key, "test": not args.val_only})
+    log.info("%d runs to train, %d reused", len(tasks), len(results))
+    # longest rows first keeps both workers busy to the end
+    tasks.sort(key=lambda a: a["row"].kind != "baseline")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as ex:
+        futures = {ex.submit(run_task, a): a for a in tasks}
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="benchmark", unit="run"):
+            a = futures[fut]
+            r = fut.result()
+            r["key"] = a["key"]
+            atomic_write_json(a["out"] + ".json", r)
+            log.info("%s t%d s%d: val bal. acc %.3f (%.0f s)", r["row"], r["teacher_seed"],
+                     r["seed"], r["val"]["balanced_accuracy"], r["train_s"])
             results.append(r)
-    rows = summarise(results, tmet)
-    meta = {"config": str(args.config), "overrides": overrides, "seeds": args.seeds,
-            "equal_steps": args.equal_steps,
-            "n_train": len(tr), "n_pool": len(splits.get("pool", [])), "n_test": len(splits["test"]),
-            "n_classes": len(tr.class_names), "epochs": cfg.train.epochs,
-            "wall_s": time.perf_counter() - t_start}
-    atomic_write_json(run.path / "distill_benchmark.json",
-                      {"meta": meta, "rows": rows, "teacher": tmet, "teacher_layers": layers,
+
+    if args.val_only:
+        md = val_markdown(rows, results)
+        atomic_write_text(run_root / "distill_benchmark_val.md", md)
+        print(md)
+        return 0
+    preds = {}
+    for r in results:
+        with np.load(run_root / "results" / f"{r['row']}_t{r['teacher_seed']}_s{r['seed']}.npz") as z:
+            preds[(r["row"], r["teacher_seed"], r["seed"])] = {k: z[k] for k in z.files}
+    load = os.getloadavg()
+    meta = {"config": str(args.config), "overrides": overrides, "teacher_seeds": args.teacher_seeds,
+            "seeds_per_teacher": args.seeds_per_teacher, "equal_steps": args.equal_steps,
+            "shifts_samples": shifts, "sfreq": sfreq, "n_boot": args.n_boot,
+            "subjects": {k: int(len(np.unique(v.subject))) for k, v in splits.items()},
+            "windows": {k: len(v) for k, v in splits.items()},
+            "n_classes": len(splits["train"].class_names), "epochs": cfg.train.epochs,
+            "wall_s": time.perf_counter() - t_start, "load_average": [round(x, 1) for x in load],
+            "jobs": args.jobs}
+    tables = build(rows, teachers, results, preds, splits["test"], meta)  # the one test read
+    md = markdown(tables, meta)
+    atomic_write_json(run_root / "distill_benchmark.json",
+                      {"meta": meta, **tables,
+                       "teachers": [{k: v for k, v in t.items() if k != "preds"} for t in teachers],
                        "runs": results})
-    md = markdown(rows, meta) + layers_markdown(layers)
-    atomic_write_text(run.path / "distill_benchmark.md", md)
+    atomic_write_text(run_root / "distill_benchmark.md", md)
     print(md)
     return 0
 

@@ -112,3 +112,27 @@ def layer_similarity(hidden: np.ndarray, *, max_windows: int = 200, max_tokens: 
     cos = [[float((tokens[i] * tokens[j]).mean(-1).mean()) for j in range(n_layers)]
            for i in range(n_layers)]
     return {"cka": cka, "cosine": cos}
+
+
+def rank_ceiling(hidden: np.ndarray, ranks=(4, 8, 16, 32), *, max_windows: int = 400) -> list[dict]:
+    """The best R^2 a rank-k mimic projection can reach on each block's tokens.
+
+    The student's mimic features reach the teacher's width through one linear map shared by all
+    channels (plus an offset per channel and token): with ``k`` features per channel it is a
+    rank-``k`` map, and no rank-``k`` map can explain more of the (per-token standardised,
+    centred per channel and token position) tokens than their top ``k`` principal components.
+    The same centring defines :func:`dlink.distill.losses.feature_r2`. ``hidden`` ``(n, L, C, P, D)``; returns, per
+    block, ``{"block", "ceiling": {k: R^2 bound}}``.
+    """
+    if hidden.ndim != 5:
+        raise ValueError(f"hidden must have shape (n, L, C, P, D), got {hidden.shape}.")
+    h = _standardise_tokens(hidden[:max_windows]).astype(np.float64)
+    out = []
+    for layer in range(h.shape[1]):
+        t = h[:, layer]  # (n, C, P, D)
+        t = t - t.mean(axis=0, keepdims=True)  # the per-(channel, token) offset is free
+        eig = np.linalg.eigvalsh(np.einsum("ncpd,ncpe->de", t, t))[::-1]
+        cum = np.cumsum(eig) / eig.sum()
+        out.append({"block": layer + 1,
+                    "ceiling": {int(k): float(cum[min(k, len(cum)) - 1]) for k in ranks}})
+    return out

@@ -77,11 +77,15 @@ class DLinkObjective(nn.Module):
         Classes.
     steps_per_token : int
         Mimic steps per teacher token.
+    n_tokens : int | None
+        Teacher tokens (patches) per channel; with it, the projection gets a learned offset per
+        (channel, token), like the teacher's channel and time embeddings (a convolutional
+        student has no position to reproduce them from); without it, one offset per channel.
     """
 
     def __init__(self, cfg, *, n_outputs: int, mimic_channels: int | None = None,
                  n_chans: int | None = None, n_layers: int | None = None, width: int | None = None,
-                 steps_per_token: int = 1):
+                 steps_per_token: int = 1, n_tokens: int | None = None):
         super().__init__()
         self.cfg = cfg
         self.n_chans, self.width, self.steps_per_token = n_chans, width, steps_per_token
@@ -95,11 +99,13 @@ class DLinkObjective(nn.Module):
                 raise ValueError(f"DLinkObjective: mimic_channels={mimic_channels} is not a "
                                  f"multiple of n_chans={n_chans}.")
             # mimic alignment (training only, never exported): one linear map, shared by all
-            # channels, from a channel's mimic features to the teacher's width, plus a learned
-            # per-channel offset (like the teacher's channel embedding). Sharing it keeps it
-            # cheap and makes stream c a linear image of the teacher's channel-c tokens.
-            self.project = nn.Linear(mimic_channels // n_chans, width)
-            self.channel_offset = nn.Parameter(torch.zeros(n_chans, 1, width))
+            # channels, from a channel's mimic features to the teacher's width (its rank is at
+            # most the mimic width: what the width-vs-R^2 curve of the benchmark measures), plus
+            # a learned offset per (channel, token) (the teacher's channel and time embeddings).
+            # Sharing the map keeps it cheap and makes stream c a linear image of the teacher's
+            # channel-c tokens.
+            self.project = nn.Linear(mimic_channels // n_chans, width, bias=False)
+            self.token_offset = nn.Parameter(torch.zeros(n_chans, n_tokens or 1, width))
         if self.uses_teacher_states:
             if n_layers is None or width is None:
                 raise ValueError("DLinkObjective: the router needs the teacher's n_layers and width.")
@@ -150,10 +156,7 @@ class DLinkObjective(nn.Module):
                     target = torch.einsum("bl,blcpd->bcpd", weights.detach(), hidden)
                 seq = self._projected(out["mimic"])  # (B, C, steps, D)
                 if c.w_feature > 0:
-                    b, ch, steps, d = seq.shape
-                    pooled = seq.reshape(b, ch, steps // self.steps_per_token, self.steps_per_token,
-                                         d).mean(3)
-                    terms["feature"] = c.lambda1 * c.w_feature * F.mse_loss(pooled, target)
+                    terms["feature"] = c.lambda1 * c.w_feature * F.mse_loss(self._pooled(seq), target)
                 if c.w_spectral_mag > 0 or c.w_spectral_phase > 0:
                     sub = batch.get("spectral_index")
                     s_seq, s_tgt = (seq, target) if sub is None else (seq[sub], target[sub])
@@ -169,8 +172,71 @@ class DLinkObjective(nn.Module):
         total = torch.stack([v for v in terms.values()]).sum()
         return total, {k: float(v.detach()) for k, v in terms.items()}
 
+    def _pooled(self, seq: torch.Tensor) -> torch.Tensor:
+        """Projected mimic steps averaged per teacher token: ``(B, C, T, D) -> (B, C, P, D)``."""
+        b, ch, steps, d = seq.shape
+        return seq.reshape(b, ch, steps // self.steps_per_token, self.steps_per_token, d).mean(3)
+
+    @torch.no_grad()
+    def token_fit(self, mimic: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The student's projected tokens and the routed target they are aligned with.
+
+        ``mimic`` ``(B, C*F, 1, T)`` (the student's), ``hidden`` ``(B, L, C, P, D)`` (raw cached
+        states). Returns ``(prediction, target)``, both ``(B, C, P, D)``.
+        """
+        if self.project is None:
+            raise ValueError("token_fit: this objective has no mimic projection (feature and "
+                             "spectral weights are 0).")
+        _, target = self.router(normalize_layers(hidden))
+        return self._pooled(self._projected(mimic)), target
+
     def _projected(self, mimic: torch.Tensor) -> torch.Tensor:
         """``(B, C*F, 1, T) -> (B, C, T, D)``."""
         b, cf, _, t = mimic.shape
         m = mimic.reshape(b, self.n_chans, cf // self.n_chans, t).transpose(2, 3)  # (B, C, T, F)
-        return self.project(m) + self.channel_offset
+        offset = self.token_offset
+        if offset.shape[1] > 1:  # per token -> per step, interpolated as the target is
+            offset = upsample_tokens(offset[None], t)[0]
+        return self.project(m) + offset
+
+
+def feature_r2(student, objective: DLinkObjective, X, hidden, *, batch_size: int = 128) -> float:
+    """How much of the routed teacher tokens the student's mimic features carry: R^2.
+
+    ``1 - SSE / SST`` over every token of every window, where SSE sums the squared error of the
+    projected, token-pooled mimic features against the routed target (per-token standardised
+    teacher states, as in training) and SST the target's squared deviation from its mean over
+    windows per (channel, token, feature): what the tokens hold beyond their position. 1: the
+    tokens are reproduced; 0: no better than the mean token at that position.
+
+    Parameters
+    ----------
+    student : MiC
+        Trained student (``forward_train`` gives ``mimic``).
+    objective : DLinkObjective
+        Its trained objective (projection and router).
+    X : array ``(n, n_chans, n_times)``; hidden : array ``(n, L, C, P, D)``
+        Windows and their cached teacher states (may be memory-mapped).
+    """
+    was = student.training, objective.training
+    student.eval()
+    objective.eval()
+    sse = s1 = s2 = None
+    n_tok = 0
+    try:
+        with torch.no_grad():
+            for i in range(0, len(X), batch_size):
+                x = torch.from_numpy(np.asarray(X[i:i + batch_size], dtype=np.float32))
+                h = torch.from_numpy(np.asarray(hidden[i:i + batch_size], dtype=np.float32))
+                pred, target = objective.token_fit(student.forward_train(x, with_taps=False)["mimic"], h)
+                t = target.double()  # (B, C, P, D)
+                e = (pred.double() - t).pow(2).sum()
+                sse = e if sse is None else sse + e
+                s1 = t.sum(0) if s1 is None else s1 + t.sum(0)
+                s2 = t.pow(2).sum(0) if s2 is None else s2 + t.pow(2).sum(0)
+                n_tok += t.shape[0]
+    finally:
+        student.train(was[0])
+        objective.train(was[1])
+    sst = (s2 - s1.pow(2) / n_tok).sum()
+    return float(1.0 - sse / sst)

@@ -94,8 +94,9 @@ def build_caches(teacher, splits: dict, *, cache_root: Path | None, verbose: boo
 
 
 # -- training rows ---------------------------------------------------------------------------
-def make_train_data(splits: dict, caches: dict | None, *, use_pool: bool):
-    """Sources: labelled "train" (+ unlabelled "pool" when ``use_pool``), validation on "val"."""
+def make_train_data(splits: dict, caches: dict | None, *, use_pool: bool, label_pool: bool = False):
+    """Sources: labelled "train" (+ "pool" when ``use_pool``: unlabelled, or with its true labels
+    when ``label_pool``, for an oracle), validation on "val"."""
     from .train import Source, TrainData, unlabelled
 
     def src(name: str, labelled: bool) -> Source:
@@ -106,14 +107,17 @@ def make_train_data(splits: dict, caches: dict | None, *, use_pool: bool):
 
     sources = [src("train", True)]
     if use_pool and "pool" in splits and len(splits["pool"]) > 0:
-        sources.append(src("pool", False))
+        sources.append(src("pool", label_pool))
     return TrainData(sources, splits["val"].X, np.asarray(splits["val"].y), sfreq=splits["train"].sfreq)
 
 
 def distill_student(cfg, dcfg, splits: dict, caches: dict | None, *, seed: int,
                     checkpoint_dir: Path | None, verbose: bool = False, desc: str = "distill",
-                    use_pool: bool | None = None, steps: int | None = None):
+                    use_pool: bool | None = None, steps: int | None = None, label_pool: bool = False):
     """Build the student and train it with the objective ``dcfg`` (a DistillConfig).
+
+    ``use_pool`` overrides ``dcfg.use_pool``; ``label_pool`` gives the pool windows their true
+    labels (an oracle for the benchmark: what the pool is worth with labels).
 
     Returns ``(student, objective, history)``.
     """
@@ -133,16 +137,19 @@ def distill_student(cfg, dcfg, splits: dict, caches: dict | None, *, seed: int,
         dcfg, n_outputs=n_outputs, mimic_channels=getattr(student, "mimic_channels", None),
         n_chans=tr.n_chans, n_layers=None if any_cache is None else any_cache.n_layers,
         width=None if any_cache is None else any_cache.width,
-        steps_per_token=getattr(student, "steps_per_token", 1))
+        steps_per_token=getattr(student, "steps_per_token", 1),
+        n_tokens=getattr(student, "n_tokens", None))
     uses_teacher = dcfg.w_kd > 0 or objective.uses_teacher_states
     pool = dcfg.use_pool and uses_teacher if use_pool is None else use_pool
-    data = make_train_data(splits, caches if uses_teacher else None, use_pool=pool)
+    data = make_train_data(splits, caches if uses_teacher else None, use_pool=pool,
+                           label_pool=label_pool)
     # a checkpoint is resumed only for the same teacher (and windows), not just the same config
     teacher_fp = sorted((k, c.fingerprint) for k, c in (caches or {}).items()) if uses_teacher else []
     student, history = train_model(student, objective, data, train_cfg=cfg.train, seed=seed,
                                    checkpoint_dir=checkpoint_dir, verbose=verbose, desc=desc,
                                    steps=steps,
-                                   fingerprint_extra={"teacher": teacher_fp, "use_pool": pool})
+                                   fingerprint_extra={"teacher": teacher_fp, "use_pool": pool,
+                                                      **({"label_pool": True} if label_pool else {})})
     return student, objective, history
 
 
@@ -232,7 +239,9 @@ def evaluate(model, splits: dict, *, names=("test", "val"), logits: dict | None 
 
 
 def router_weights(objective, cache, *, batch_size: int = 256) -> dict:
-    """Layer weights of the (trained) router over a split's cache: mean and std per layer."""
+    """Layer weights of the (trained) router over a split's cache: mean and std per layer over
+    the windows, and the share of windows whose largest weight is on each layer (how much the
+    routing changes with the input)."""
     import torch
 
     from .router import normalize_layers
@@ -248,7 +257,9 @@ def router_weights(objective, cache, *, batch_size: int = 256) -> dict:
             ws.append(router.weights(normalize_layers(h)))
     w = torch.cat(ws).numpy()
     return {"mode": router.mode, "top_k": router.top_k, "n_layers": int(w.shape[1]),
-            "layer_weights_mean": w.mean(0).tolist(), "layer_weights_std": w.std(0).tolist()}
+            "layer_weights_mean": w.mean(0).tolist(), "layer_weights_std": w.std(0).tolist(),
+            "top_layer_share": np.bincount(w.argmax(1), minlength=w.shape[1]).astype(float)
+            .__truediv__(len(w)).tolist()}
 
 
 # -- the teacher gate ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The distillation benchmark script, reduced: two rows, one seed, the tiny config."""
+"""The distillation benchmark script, reduced: a few rows, one teacher, two seeds, the tiny config."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from dlink.config import config_to_dict
@@ -14,29 +15,59 @@ from dlink.config import config_to_dict
 from ._tiny import tiny_config
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "distill_benchmark.py"
+ROWS = "student_alone,logit_kd,feature_block1,feature_block2,router_bias,dlink_no_spectral,dlink"
 
 
-def test_benchmark_writes_table_and_teacher_layer_diagnostics(tmp_path):
-    cfg = tiny_config(tmp_path / "data")
+def _run(config, run, *extra):
+    return subprocess.run([sys.executable, str(SCRIPT), str(config), "--run", str(run),
+                           "--teacher-seeds", "1", "--seeds-per-teacher", "2", "--jobs", "1",
+                           "--rows", ROWS, "--shifts-s", "0.25", "--n-boot", "200", *extra],
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_benchmark_tables_paired_cis_and_resume(tmp_path):
+    cfg = tiny_config(tmp_path / "data", train={"epochs": 3})
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(config_to_dict(cfg)))
     run = tmp_path / "bench"
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(config), "--run", str(run),
-                           "--seeds", "1", "--jobs", "1", "--rows", "student_alone,dlink"],
-                          capture_output=True, text=True, timeout=600)
+    proc = _run(config, run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| DLink (full) |" in proc.stdout
     result = json.loads((run / "distill_benchmark.json").read_text())
-    rows = {r["row"]: r for r in result["rows"]}
-    assert set(rows) == {"teacher", "student_alone", "dlink"}
+    main = {r["row"]: r for r in result["main"]}
+    assert set(main) == {"teacher", *ROWS.split(",")}
     n_classes = result["meta"]["n_classes"]
     # the tiny task is strongly separable: the distilled student must beat chance clearly
-    assert rows["dlink"]["balanced_accuracy_mean"] > 1.0 / n_classes + 0.15
-    assert sum(rows["dlink"]["router_layer_weights_mean"]) > 0.999
-    layers = result["teacher_layers"]
-    assert [p["block"] for p in layers["probe"]] == [1, 2]
-    assert all(0.0 <= p["val_balanced_accuracy"] <= 1.0 for p in layers["probe"])
-    assert abs(layers["cka"][1][1] - 1.0) < 1e-4
+    assert main["dlink"]["balanced_accuracy_mean"] > 1.0 / n_classes + 0.15
+    assert main["dlink"]["n_runs"] == 2 and len(result["runs_paired"]) == 2
+    # every row but the reference carries a paired difference to full DLink with its interval
+    for key, r in main.items():
+        if key != "dlink":
+            d = r["vs_dlink"]
+            assert d["lo"] <= d["diff"] <= d["hi"], (key, d)
+            per_run = np.array(r["per_run"]) - np.array(main["dlink"]["per_run"])
+            assert abs(d["diff"] - per_run.mean()) < 1e-9
+    cmp = {(c["a"], c["b"]) for c in result["comparisons"]}
+    assert ("dlink", "student_alone") in cmp and ("dlink_no_spectral", "router_bias") in cmp
+    assert result["best_block"] in ("feature_block1", "feature_block2")
+    # feature R^2 on val and test for every row with a feature term, in [-inf, 1]
+    r2 = {r["row"]: r for r in result["feature_r2"]}
+    assert {"feature_block1", "router_bias", "dlink"} <= set(r2)
+    assert all(r["val_mean"] <= 1 and r["test_mean"] <= 1 for r in r2.values())
+    # jitter table: every student and the teacher, at the one shift asked for
+    jit = {r["row"]: r for r in result["jitter"]}
+    assert {"teacher", "dlink", "dlink_no_spectral"} <= set(jit)
+    assert set(jit["dlink"]["per_shift"]) == {"50"}
+    routers = {r["row"]: r for r in result["routers"]}
+    assert abs(sum(routers["dlink"]["mean"]) - 1) < 1e-4 and "router_bias" in routers
+    layers = result["layers"]
+    assert [b["block"] for b in layers] == [1, 2]
+    assert abs(layers[1]["cka_to_last"][0] - 1.0) < 1e-4
+    assert 0 < layers[0]["rank_ceiling"]["4"] <= layers[0]["rank_ceiling"]["8"] <= 1
     md = (run / "distill_benchmark.md").read_text()
-    assert "| DLink (full) |" in md and "## Teacher layers" in md
-    assert "| MiC student alone |" in md
+    for section in ("## Comparisons", "## Feature R²", "## Jitter robustness", "## Teacher layers"):
+        assert section in md
+    # a second call reuses every finished run (nothing is trained again) and gives the same table
+    again = _run(config, run)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((run / "distill_benchmark.json").read_text())["main"] == result["main"]

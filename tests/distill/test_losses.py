@@ -113,3 +113,41 @@ def test_objective_without_terms_raises():
                          n_outputs=4)
     with pytest.raises(ValueError, match="every loss weight is 0"):
         obj(out, batch)
+
+
+class _Mimic(torch.nn.Module):
+    """A stand-in student whose mimic features are given."""
+
+    def __init__(self, mimic):
+        super().__init__()
+        self.mimic = mimic
+
+    def forward_train(self, x, *, with_taps):
+        return {"mimic": self.mimic[x[:, 0, 0].long()]}
+
+
+def test_feature_r2_is_one_for_reproduced_tokens_and_matches_its_definition():
+    import numpy as np
+
+    from dlink.distill.losses import feature_r2
+    from dlink.distill.router import normalize_layers
+
+    g = torch.Generator().manual_seed(0)
+    n, C, P, D, steps = 12, 2, 2, 3, 2
+    hidden = torch.randn(n, 1, C, P, D, generator=g)
+    target = normalize_layers(hidden)[:, 0]  # (n, C, P, D)
+    obj = DLinkObjective(DistillConfig(target="block", target_block=1, w_router_probe=0.0),
+                         n_outputs=2, mimic_channels=C * D, n_chans=C, n_layers=1, width=D,
+                         steps_per_token=steps, n_tokens=P)
+    with torch.no_grad():
+        obj.project.weight.copy_(torch.eye(D))
+    # mimic (n, C*F, 1, P*steps): each token's target, held for its steps
+    mimic = target.repeat_interleave(steps, dim=2).permute(0, 1, 3, 2).reshape(n, C * D, 1, P * steps)
+    X = np.zeros((n, 1, 1), np.float32)
+    X[:, 0, 0] = np.arange(n)
+    assert feature_r2(_Mimic(mimic), obj, X, hidden.numpy(), batch_size=5) == pytest.approx(1.0, abs=1e-6)
+    # a mimic of zeros predicts 0 everywhere: R^2 = 1 - sum(t^2) / sum((t - mean_over_windows)^2)
+    t = target.double().numpy()
+    expected = 1 - (t ** 2).sum() / ((t - t.mean(0)) ** 2).sum()
+    got = feature_r2(_Mimic(torch.zeros_like(mimic)), obj, X, hidden.numpy(), batch_size=5)
+    assert got == pytest.approx(expected, rel=1e-6) and got < 0
