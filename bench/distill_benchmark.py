@@ -94,14 +94,17 @@ def prepare_teacher_seed(args: dict) -> dict:
     tr = splits["train"]
     n_classes = len(tr.class_names)
     val = classification_metrics(splits["val"].y, caches["val"].logits, n_classes)
-    te = splits["test"]
-    preds = {"test": caches["test"].logits.argmax(1).astype(np.int8)}
-    for s in shifts_samples:
-        preds[f"shift{s}"] = predict_logits(teacher, np.roll(te.X, s, axis=-1)).numpy().argmax(1).astype(np.int8)
-    names = [k for k in ("train", "val", "test") if k in caches]
+    preds = {}
+    names = ["train", "val"]
+    if args.get("test", True):  # test predictions for the final tables (none in selection mode)
+        te = splits["test"]
+        names.append("test")
+        preds["test"] = caches["test"].logits.argmax(1).astype(np.int8)
+        for s in shifts_samples:
+            preds[f"shift{s}"] = predict_logits(teacher, np.roll(te.X, s, axis=-1)).numpy().argmax(1).astype(np.int8)
     layers = {"probe": linear_probe({k: caches[k].hidden for k in names},
                                     {k: splits[k].y for k in names}),
-              **layer_similarity(caches["test"].hidden),
+              **layer_similarity(caches["val"].hidden),
               "rank_ceiling": rank_ceiling(caches["val"].hidden)}
     return {"teacher_seed": int(teacher_seed), "dir": str(run.path),
             "val": {k: v for k, v in val.items() if k != "confusion"}, "preds": preds,
@@ -131,18 +134,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
         epilog="example: python bench/distill_benchmark.py configs/distill_benchmark.yaml "
-               "--run runs/distill_bench --teacher-seeds 3 --seeds-per-teacher 2 --jobs 2")
+               "--run runs/distill_bench --teacher-seeds 5 --mimic-widths 4,8,16,32,48 --jobs 2")
     p.add_argument("config", nargs="?", default="configs/distill_benchmark.yaml", metavar="<config.yaml>")
     p.add_argument("--run", default="runs/distill_bench", metavar="<run_dir>")
-    p.add_argument("--teacher-seeds", type=int, default=3, metavar="<n>",
-                   help="teachers fine-tuned with seeds 0..n-1 (default 3)")
-    p.add_argument("--seeds-per-teacher", type=int, default=2, metavar="<n>",
-                   help="student seeds per teacher (default 2: 6 paired runs per row)")
+    p.add_argument("--teacher-seeds", type=int, default=5, metavar="<n>",
+                   help="teachers fine-tuned with seeds 0..n-1 (default 5)")
+    p.add_argument("--seeds-per-teacher", type=int, default=1, metavar="<n>",
+                   help="student seeds per teacher (default 1: 5 paired runs per row, each with "
+                        "its own teacher, so the intervals include the teacher's variance)")
     p.add_argument("--jobs", type=int, default=2, metavar="<n>", help="parallel trainings")
     p.add_argument("--rows", default=None, metavar="<a,b>", help="only these rows (keys)")
     p.add_argument("--mimic-widths", default="", metavar="<w1,w2>",
                    help="add the mimic-width curve: full DLink at these widths (e.g. 4,8,16,32)")
-    p.add_argument("--shifts-s", default="-1,-0.5,-0.25,-0.1,0.1,0.25,0.5,1", metavar="<s1,s2>",
+    p.add_argument("--curve-teachers", type=int, default=2, metavar="<n>",
+                   help="train the curve's rows with the first n teachers only (default 2)")
+    p.add_argument("--shifts-s", default="-0.5,-0.25,0.25,0.5", metavar="<s1,s2>",
                    help="time shifts (s) of the test windows for the jitter-robustness table")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. --set train.epochs=10 (repeatable)")
@@ -180,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as ex:
         futures = [ex.submit(prepare_teacher_seed, {"config": args.config, "overrides": overrides,
                                                     "run_root": str(run_root), "teacher_seed": t,
-                                                    "shifts_samples": shifts})
+                                                    "shifts_samples": shifts,
+                                                    "test": not args.val_only})
                    for t in range(args.teacher_seeds)]
         teachers = [f.result() for f in tqdm(futures, desc="teachers", unit="teacher")]
     n_layers = teachers[0]["n_layers"]
@@ -201,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         for j in range(args.seeds_per_teacher):
             seed = teacher["teacher_seed"] * args.seeds_per_teacher + j
             for row in rows:
+                if row.table == "curve" and teacher["teacher_seed"] >= args.curve_teachers:
+                    continue
                 stem = run_root / "results" / (f"{row.key}_t{teacher['teacher_seed']}_s{seed}"
                                                + ("_val" if args.val_only else ""))
                 key = _key({"cfg": cfg_key, "row": repr(row), "seed": seed, "test": not args.val_only})
@@ -244,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             "subjects": {k: int(len(np.unique(v.subject))) for k, v in splits.items()},
             "windows": {k: len(v) for k, v in splits.items()},
             "n_classes": len(splits["train"].class_names), "epochs": cfg.train.epochs,
+            "max_params": cfg.student.max_params, "max_macs": cfg.student.max_macs,
             "wall_s": time.perf_counter() - t_start, "load_average": [round(x, 1) for x in load],
             "jobs": args.jobs}
     tables = build(rows, teachers, results, preds, splits["test"], meta)  # the one test read

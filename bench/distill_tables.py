@@ -80,7 +80,7 @@ def build(rows, teachers: list[dict], results: list[dict], preds: dict, test, me
         cs = [counts(row_key, f"shift{s}") for s in meta["shifts_samples"]]
         return None if not cs or any(c is None for c in cs) else np.mean(cs, axis=0)
 
-    present = ["teacher"] + [row.key for row in rows if row.key in by_row]
+    present = ["teacher"] + [row.key for row in rows if row.key in by_row and row.table == "main"]
     boot = PairedBootstrap(total, len(runs), n_boot=meta["n_boot"], seed=0)
     cnt = {key: counts(key) for key in present}
     ref = "dlink" if cnt.get("dlink") is not None else None
@@ -180,17 +180,21 @@ def build(rows, teachers: list[dict], results: list[dict], preds: dict, test, me
     # -- mimic-width curve -------------------------------------------------------------------
     curve = []
     for row in rows:
-        if row.table != "curve" or cnt.get(row.key) is None:
+        if row.table != "curve" or row.key not in by_row:
             continue
         rs = list(by_row[row.key].values())
-        ba = balanced_accuracy(cnt[row.key], total)
+        c = counts(row.key, rs=sorted(by_row[row.key]))
+        ba = balanced_accuracy(c, total)
         curve.append({"row": row.key, "mimic_width": row.student.get("mimic_width"),
                       "params": rs[0]["params"], "macs": rs[0]["macs"],
                       "r2_val": float(np.mean([r["feature_r2"]["val"] for r in rs])),
                       "r2_test": float(np.mean([r["feature_r2"]["test"] for r in rs])),
                       "val_balanced_accuracy": val_mean(row.key),
                       "balanced_accuracy_mean": float(ba.mean()),
-                      "balanced_accuracy_sd": float(ba.std(ddof=1)) if len(ba) > 1 else 0.0})
+                      "balanced_accuracy_sd": float(ba.std(ddof=1)) if len(ba) > 1 else 0.0,
+                      "n_runs": len(ba),
+                      "within_budget": bool(rs[0]["params"] <= meta["max_params"]
+                                            and rs[0]["macs"] <= meta["max_macs"])})
 
     return {"main": main, "comparisons": comparisons, "feature_r2": r2, "jitter": jitter,
             "jitter_comparisons": jitter_cmp, "routers": routers, "curve": curve,
@@ -259,12 +263,16 @@ def markdown(t: dict, meta: dict) -> str:
                          f"{r['test_mean']:.3f} ± {r['test_sd']:.3f} |")
     if t["curve"]:
         lines += ["", "## Mimic width: budget against mimicry", "",
-                  "| Mimic width | Params | MACs | R² val | R² test | Val | Test (mean ± sd) |",
-                  "|---|---|---|---|---|---|---|"]
+                  f"Full DLink at each mimic width (features per EEG channel; the projection's rank "
+                  f"is at most the width). Budget: {meta['max_params']:,} parameters, "
+                  f"{meta['max_macs']:,} MACs per window.", "",
+                  "| Mimic width | Params | MACs | Within budget | R² val | R² test | Val | Test (mean ± sd) | Runs |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for r in t["curve"]:
-            lines.append(f"| {r['mimic_width']} | {r['params']:,} | {r['macs']:,} | {r['r2_val']:.3f} "
+            lines.append(f"| {r['mimic_width']} | {r['params']:,} | {r['macs']:,} | "
+                         f"{'yes' if r['within_budget'] else 'no'} | {r['r2_val']:.3f} "
                          f"| {r['r2_test']:.3f} | {r['val_balanced_accuracy']:.3f} | "
-                         f"{r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_sd']:.3f} |")
+                         f"{r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_sd']:.3f} | {r['n_runs']} |")
     if t["jitter"]:
         shifts = meta["shifts_samples"]
         sf = meta["sfreq"]

@@ -106,6 +106,12 @@ class DLinkObjective(nn.Module):
             # channel-c tokens.
             self.project = nn.Linear(mimic_channels // n_chans, width, bias=False)
             self.token_offset = nn.Parameter(torch.zeros(n_chans, n_tokens or 1, width))
+        # per-layer mean of the standardised states per (channel, token), over the training
+        # windows (fit_position_mean): subtracted from the feature target, so the mimic is asked
+        # for what the tokens say about the input, not for the position embeddings that every
+        # window shares (and that a learned offset, moving by about lr per step, would take
+        # hundreds of steps to reach)
+        self.register_buffer("position_mean", None)
         if self.uses_teacher_states:
             if n_layers is None or width is None:
                 raise ValueError("DLinkObjective: the router needs the teacher's n_layers and width.")
@@ -152,8 +158,8 @@ class DLinkObjective(nn.Module):
                     p = p + kd_loss(probe, batch["teacher_logits"], 1.0)
                 terms["probe"] = c.w_router_probe * p
             if need_feat:
-                if not c.router_grad_from_student:
-                    target = torch.einsum("bl,blcpd->bcpd", weights.detach(), hidden)
+                w = weights if c.router_grad_from_student else weights.detach()
+                target = torch.einsum("bl,blcpd->bcpd", w, self._centred(hidden))
                 seq = self._projected(out["mimic"])  # (B, C, steps, D)
                 if c.w_feature > 0:
                     terms["feature"] = c.lambda1 * c.w_feature * F.mse_loss(self._pooled(seq), target)
@@ -187,8 +193,28 @@ class DLinkObjective(nn.Module):
         if self.project is None:
             raise ValueError("token_fit: this objective has no mimic projection (feature and "
                              "spectral weights are 0).")
-        _, target = self.router(normalize_layers(hidden))
+        hidden = normalize_layers(hidden)
+        w = self.router.weights(hidden)
+        target = torch.einsum("bl,blcpd->bcpd", w, self._centred(hidden))
         return self._pooled(self._projected(mimic)), target
+
+    def _centred(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden if self.position_mean is None else hidden - self.position_mean
+
+    @torch.no_grad()
+    def fit_position_mean(self, hiddens, *, batch_size: int = 256) -> torch.Tensor:
+        """Set :attr:`position_mean` ``(L, C, P, D)`` from the training windows' cached states
+        (a list of ``(n, L, C, P, D)`` arrays, possibly memory-mapped)."""
+        total, n = None, 0
+        for h in hiddens:
+            for i in range(0, len(h), batch_size):
+                x = normalize_layers(torch.from_numpy(np.asarray(h[i:i + batch_size], dtype=np.float32)))
+                total = x.sum(0) if total is None else total + x.sum(0)
+                n += len(x)
+        if not n:
+            raise ValueError("fit_position_mean: no training windows.")
+        self.position_mean = total / n
+        return self.position_mean
 
     def _projected(self, mimic: torch.Tensor) -> torch.Tensor:
         """``(B, C*F, 1, T) -> (B, C, T, D)``."""

@@ -143,6 +143,8 @@ def distill_student(cfg, dcfg, splits: dict, caches: dict | None, *, seed: int,
     pool = dcfg.use_pool and uses_teacher if use_pool is None else use_pool
     data = make_train_data(splits, caches if uses_teacher else None, use_pool=pool,
                            label_pool=label_pool)
+    if objective.needs_features:
+        objective.fit_position_mean([s.hidden for s in data.sources])
     # a checkpoint is resumed only for the same teacher (and windows), not just the same config
     teacher_fp = sorted((k, c.fingerprint) for k, c in (caches or {}).items()) if uses_teacher else []
     student, history = train_model(student, objective, data, train_cfg=cfg.train, seed=seed,
