@@ -109,10 +109,18 @@ def prepare_teacher_seed(args: dict) -> dict:
     return {"teacher_seed": int(teacher_seed), "dir": str(run.path),
             "val": {k: v for k, v in val.items() if k != "confusion"}, "preds": preds,
             "params": count_params(teacher), "macs": count_macs(teacher, tr.n_chans, tr.n_times),
-            "source": info.get("source"), "train_s": float(info.get("history", {}).get("train_s")
-                                                          or info.get("finetune_s") or float("nan")),
+            "source": info.get("source"), "train_s": _teacher_train_s(run, info),
             "n_layers": caches["train"].n_layers, "layers": layers,
             "prepare_s": time.perf_counter() - t0}
+
+
+def _teacher_train_s(run, info: dict) -> float:
+    """The teacher's fine-tuning time: from this call, or (a reused teacher) from its stamp, where
+    wall-clock times live (teacher.pt keeps none, so that its bytes are reproducible)."""
+    s = info.get("history", {}).get("train_s") or info.get("finetune_s")
+    if s is None:
+        s = ((run.read_stamp("teacher") or {}).get("extra") or {}).get("train_s")
+    return float("nan") if s is None else float(s)
 
 
 def val_markdown(rows, results: list[dict]) -> str:

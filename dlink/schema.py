@@ -38,3 +38,8 @@ class Config:
                 f"{TEACHER_SFREQ_HZ:g} Hz EEG (1-s patches of {TEACHER_SFREQ_HZ:g} samples), and the "
                 f"student is trained on the teacher's windows. Set data.sfreq_hz: {TEACHER_SFREQ_HZ:g}; "
                 "recordings at any other rate (e.g. a 250 Hz headset) are resampled to it.")
+        d, depth = self.distill, self.teacher.depth
+        if d.target == "block" and depth is not None and d.target_block is not None \
+                and d.target_block > depth:
+            raise ValueError(f"distill.target_block={d.target_block}: the teacher has "
+                             f"{depth} blocks (teacher.depth); choose a block 1..{depth}.")

@@ -127,6 +127,10 @@ def test_a_config_that_is_not_utf8_names_the_file(tmp_path):
     ("pretrain", "lr", float("nan"), r"pretrain\.lr must be a finite number"),
     ("pretrain", "device", "tpu", r"pretrain\.device' = 'tpu' is not allowed"),
     ("pretrain", "corpus", "eeg/", r"pretrain\.corpus' must be a list"),
+    # issue 16's options
+    ("data", "synthetic", {"timing": "yes"}, r"data\.synthetic\.timing must be true or false"),
+    ("data", "synthetic", {"timing": True, "erd_onset_s": -1}, r"data\.synthetic\.erd_onset_s must be > 0"),
+    ("distill", "target", "block", r"distill\.target_block must be a block number >= 1"),
 ])
 def test_nonsense_values_are_refused_naming_file_and_key(tmp_path, section, key, value, message):
     p = tmp_path / "bad.yaml"
@@ -186,3 +190,11 @@ def test_loading_a_config_imports_no_torch(tmp_path):
             f"load_config({str(p)!r}); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+def test_a_fixed_target_block_beyond_the_teacher_is_refused(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump({"teacher": {"depth": 4},
+                                 "distill": {"target": "block", "target_block": 5}}))
+    with pytest.raises(ConfigError, match=r"bad\.yaml: .*distill\.target_block=5: the teacher has 4 blocks"):
+        load_config(p)
