@@ -232,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
                               "seed": seed, "shifts_samples": shifts, "equal_steps": args.equal_steps,
                               "out": str(stem), "key": key, "test": not args.val_only})
     log.info("%d runs to train, %d reused", len(tasks), len(results))
-    # longest rows first keeps both workers busy to the end
-    tasks.sort(key=lambda a: a["row"].kind != "baseline")
+    # teacher by teacher (an interrupted benchmark leaves whole teachers' rows finished, which a
+    # rerun with fewer --teacher-seeds tabulates at once), the longest rows (baselines) first within
+    # a teacher to keep both workers busy, the mimic-width curve last
+    tasks.sort(key=lambda a: (a["row"].table == "curve", a["teacher_seed"], a["seed"],
+                              a["row"].kind != "baseline"))
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as ex:
         futures = {ex.submit(run_task, a): a for a in tasks}
         for fut in tqdm(as_completed(futures), total=len(futures), desc="benchmark", unit="run"):
