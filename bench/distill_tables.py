@@ -76,6 +76,16 @@ def build(rows, teachers: list[dict], results: list[dict], preds: dict, test, me
             out.append(class_counts(test.y, p, test.subject, subjects, k)[0])
         return np.stack(out)
 
+    def top_class_share(row_key: str) -> float:
+        """Mean over runs of the share of test windows given the most frequent predicted class
+        (1/K for a balanced predictor; near 1: a model that predicts one class, a failure)."""
+        shares = []
+        for t, s in runs:
+            p = (teacher_by_seed[t]["preds"] if row_key == "teacher"
+                 else preds[(row_key, t, s)])["test"]
+            shares.append(np.bincount(np.asarray(p, dtype=np.int64), minlength=k).max() / len(p))
+        return float(np.mean(shares))
+
     def shifted(row_key: str) -> np.ndarray | None:
         cs = [counts(row_key, f"shift{s}") for s in meta["shifts_samples"]]
         return None if not cs or any(c is None for c in cs) else np.mean(cs, axis=0)
@@ -107,7 +117,8 @@ def build(rows, teachers: list[dict], results: list[dict], preds: dict, test, me
                  "val_balanced_accuracy": val_mean(key),
                  "balanced_accuracy_mean": float(ba.mean()),
                  "balanced_accuracy_sd": float(ba.std(ddof=1)) if len(ba) > 1 else 0.0,
-                 "balanced_accuracy_ci": boot.interval(c), "per_run": ba.tolist()}
+                 "balanced_accuracy_ci": boot.interval(c), "per_run": ba.tolist(),
+                 "top_class_share": top_class_share(key)}
         if key == "teacher":
             entry.update(params=teachers[0]["params"], macs=teachers[0]["macs"],
                          train_s=float(np.nanmean([t["train_s"] for t in teachers])))
@@ -237,15 +248,19 @@ def markdown(t: dict, meta: dict) -> str:
              f"{meta['load_average']} at the end (the machine was shared).", "",
              "Test balanced accuracy: mean ± sd over runs, 95 % bootstrap CI of the mean (test "
              "subjects x runs); difference to full DLink with its 95 % paired CI. Val: mean "
-             "validation balanced accuracy (what any choice looked at).", "",
-             "| Model | Val | Test (mean ± sd) | 95 % CI | Δ vs DLink [95 % CI] | Params | MACs | "
-             "Max steps | Train s |", "|---|---|---|---|---|---|---|---|---|"]
+             "validation balanced accuracy (what any choice looked at). Top class: share of the "
+             f"test windows given the most frequent predicted class ({1 / meta['n_classes']:.2f} "
+             "for a balanced predictor; marked ⚠ above 0.6: close to predicting one class, a "
+             "failure rather than a number).", "",
+             "| Model | Val | Test (mean ± sd) | 95 % CI | Δ vs DLink [95 % CI] | Top class | Params | "
+             "MACs | Max steps | Train s |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in t["main"]:
         d = _ci(r["vs_dlink"]) if "vs_dlink" in r else "—"
         lo, hi = r["balanced_accuracy_ci"]
         lines.append(f"| {r['label']} | {r['val_balanced_accuracy']:.3f} | "
                      f"{r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_sd']:.3f} | "
-                     f"[{lo:.3f}, {hi:.3f}] | {d} | {r['params']:,} | {r['macs']:,} | "
+                     f"[{lo:.3f}, {hi:.3f}] | {d} | {r['top_class_share']:.2f}"
+                     f"{' ⚠' if r['top_class_share'] > 0.6 else ''} | {r['params']:,} | {r['macs']:,} | "
                      f"{r.get('max_steps') or '—'} | {r['train_s']:.0f} |")
     lines += ["", "## Comparisons (A - B, paired; 95 % bootstrap CI over test subjects and runs)", "",
               f"Best fixed block chosen on validation: `{t['best_block']}`.", "",
@@ -256,7 +271,9 @@ def markdown(t: dict, meta: dict) -> str:
     if t["feature_r2"]:
         lines += ["", "## Feature R² of the mimic stage", "",
                   "How much of the routed teacher tokens the student's projected mimic features "
-                  "reproduce (1 - SSE/SST, per-token standardised targets).", "",
+                  "reproduce (1 - SSE/SST over the tokens of the split's windows, SST around the mean "
+                  "token at each channel and position: the part of the tokens that depends on the "
+                  "input).", "",
                   "| Row | R² val (mean ± sd) | R² test (mean ± sd) |", "|---|---|---|"]
         for r in t["feature_r2"]:
             lines.append(f"| {r['label']} | {r['val_mean']:.3f} ± {r['val_sd']:.3f} | "

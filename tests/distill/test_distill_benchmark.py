@@ -39,6 +39,8 @@ def test_benchmark_tables_paired_cis_and_resume(tmp_path):
     n_classes = result["meta"]["n_classes"]
     # the tiny task is strongly separable: the distilled student must beat chance clearly
     assert main["dlink"]["balanced_accuracy_mean"] > 1.0 / n_classes + 0.15
+    # the share of the most frequent predicted class: in [1/K, 1] for every row
+    assert all(1.0 / n_classes <= r["top_class_share"] <= 1.0 for r in main.values())
     assert main["dlink"]["n_runs"] == 2 and len(result["runs_paired"]) == 2
     # every row but the reference carries a paired difference to full DLink with its interval
     for key, r in main.items():
