@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. --set train.epochs=10 (repeatable)")
     p.add_argument("--no-equal-steps", dest="equal_steps", action="store_false",
-                   help="train labelled-only rows for train.epochs instead of at least the "
-                        "optimisation steps of the rows that also see the pool")
+                   help="give labelled-only rows their own step budget (train: over the "
+                        "labelled windows) instead of the students' budget over train + pool")
     p.add_argument("--n-boot", type=int, default=2000, metavar="<n>", help="bootstrap replicates")
     p.add_argument("--val-only", action="store_true",
                    help="selection mode: train the rows and report validation metrics only (no "

@@ -9,7 +9,6 @@ predictions on the test windows, unshifted and time-shifted (what only the final
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,23 +80,6 @@ def distill_overrides(row: Row, base) -> dict:
     return {k: (getattr(base, k) if v is None else v) for k, v in row.over.items()}
 
 
-def budget_epochs(cfg, n_train: int, n_pool: int) -> tuple[int, int]:
-    """Epochs and patience for a labelled-only row so that its maximum number of optimisation
-    steps is at least that of the rows that see train + pool (the student's budget)."""
-    bs = cfg.train.batch_size
-    cap = cfg.train.max_steps_per_epoch
-
-    def steps(n):
-        s = math.ceil(n / bs)
-        return min(s, cap) if cap else s
-
-    student_steps = cfg.train.epochs * steps(n_train + n_pool)
-    per_epoch = steps(n_train)
-    epochs = math.ceil(student_steps / per_epoch)
-    scale = epochs / cfg.train.epochs
-    return epochs, math.ceil(cfg.train.patience * scale)
-
-
 def run_task(args: dict) -> dict:
     """Train one (row, teacher seed, student seed) in a worker process and evaluate it.
 
@@ -110,10 +92,10 @@ def run_task(args: dict) -> dict:
     from dlink.data import load_dataset
     from dlink.distill.losses import feature_r2
     from dlink.distill.metrics import classification_metrics
-    from dlink.distill.pipeline import distill_student, router_weights, train_baseline
+    from dlink.distill.pipeline import distill_student, router_weights, student_steps, train_baseline
     from dlink.distill.students import count_macs, count_params
     from dlink.distill.teacher_cache import load_teacher_cache
-    from dlink.distill.train import predict
+    from dlink.distill.train import plan_steps, predict
 
     torch.set_num_threads(1)
     row: Row = args["row"]
@@ -122,11 +104,13 @@ def run_task(args: dict) -> dict:
         cfg.student.options = {**dict(cfg.student.options or {}), **row.student}
     splits = load_dataset(cfg.data)
     tr, n_classes = splits["train"], len(splits["train"].class_names)
-    n_pool = len(splits.get("pool", []))
     labelled_only = row.kind == "baseline" or (row.kind == "student" and not row.over.get("use_pool", True))
-    if args["equal_steps"] and labelled_only and n_pool:
-        cfg.train.epochs, cfg.train.patience = budget_epochs(cfg, len(tr), n_pool)
-        cfg.train.baseline_epochs = None
+    # the students' step budget (train + pool); rows on the labelled split alone get as many steps
+    # (--no-equal-steps: their own budget from train.epochs over the labelled windows)
+    steps = None
+    if labelled_only:
+        steps = (student_steps(cfg, splits) if args["equal_steps"]
+                 else plan_steps(cfg.train, n_labelled=len(tr), n_unlabelled=0).total_steps)
     teacher_dir = Path(args["teacher_dir"])
     ckpt = teacher_dir / "distill_benchmark" / f"{row.key}_seed{args['seed']}"
     t0 = time.perf_counter()
@@ -134,25 +118,21 @@ def run_task(args: dict) -> dict:
     out: dict = {"row": row.key, "teacher_seed": args["teacher_seed"], "seed": args["seed"]}
     objective = caches = None
     if row.kind == "baseline":
-        model, hist = train_baseline(row.key, cfg, splits, seed=args["seed"], checkpoint_dir=ckpt)
+        model, hist = train_baseline(row.key, cfg, splits, seed=args["seed"], checkpoint_dir=ckpt,
+                                     steps=steps)
     else:
         dcfg = dataclasses.replace(cfg.distill, **distill_overrides(row, cfg.distill))
         caches = {name: load_teacher_cache(teacher_dir / "cache" / f"teacher_{name}")
                   for name, ds in splits.items() if len(ds)}
         model, objective, hist = distill_student(
             cfg, dcfg, splits, caches, seed=args["seed"], checkpoint_dir=ckpt, desc=row.key,
-            use_pool=True if row.kind == "oracle" else None, label_pool=row.kind == "oracle")
+            use_pool=True if row.kind == "oracle" else None, label_pool=row.kind == "oracle",
+            steps=steps)
     out["train_s"] = hist["train_s"]
-    out["epochs"] = len(hist["train_loss"])
-    out["best_epoch"] = hist["best_epoch"]
-    out["max_epochs"] = ((cfg.train.baseline_epochs or cfg.train.epochs) if row.kind == "baseline"
-                         else cfg.train.epochs)
-    uses_pool = row.kind == "oracle" or (row.kind == "student" and not labelled_only)
-    per_epoch = math.ceil((len(tr) + (n_pool if uses_pool else 0)) / cfg.train.batch_size)
-    if cfg.train.max_steps_per_epoch:
-        per_epoch = min(per_epoch, cfg.train.max_steps_per_epoch)
-    out["max_steps"] = out["max_epochs"] * per_epoch
-    out["steps_run"] = out["epochs"] * per_epoch
+    out["evaluations"] = len(hist["step"])
+    out["best_step"] = hist["best_step"]
+    out["max_steps"] = int(hist["total_steps"])
+    out["steps_run"] = int(hist["steps"])
     out["params"] = count_params(model)
     out["macs"] = count_macs(model, tr.n_chans, tr.n_times)
     # validation: everything selection may use
