@@ -42,6 +42,7 @@ def main_rows(n_layers: int) -> list[Row]:
     rows = [
         Row("eegnet", "EEGNet alone (braindecode)", "baseline"),
         Row("shallow", "ShallowConvNet alone (braindecode)", "baseline"),
+        Row("csp_lda", "CSP + LDA (fitted on train, components chosen on val)", "classical"),
         Row("student_alone", "MiC student alone", "student", {**_NO_TEACHER, "use_pool": False}),
         Row("oracle", "Oracle: MiC with the pool's true labels", "oracle",
             {**_NO_TEACHER, "use_pool": True}),
@@ -117,7 +118,15 @@ def run_task(args: dict) -> dict:
     c0 = time.process_time()
     out: dict = {"row": row.key, "teacher_seed": args["teacher_seed"], "seed": args["seed"]}
     objective = caches = None
-    if row.kind == "baseline":
+    predict_fn = None
+    if row.kind == "classical":  # CSP + LDA: no steps, no torch model
+        from dlink.distill.csp_lda import csp_lda_probabilities
+
+        model, hist = train_baseline(row.key, cfg, splits, seed=args["seed"], checkpoint_dir=None)
+
+        def predict_fn(X):
+            return csp_lda_probabilities(model, X, n_classes)
+    elif row.kind == "baseline":
         model, hist = train_baseline(row.key, cfg, splits, seed=args["seed"], checkpoint_dir=ckpt,
                                      steps=steps)
     else:
@@ -129,14 +138,21 @@ def run_task(args: dict) -> dict:
             use_pool=True if row.kind == "oracle" else None, label_pool=row.kind == "oracle",
             steps=steps)
     out["train_s"] = hist["train_s"]
-    out["evaluations"] = len(hist["step"])
-    out["best_step"] = hist["best_step"]
-    out["max_steps"] = int(hist["total_steps"])
-    out["steps_run"] = int(hist["steps"])
-    out["params"] = count_params(model)
-    out["macs"] = count_macs(model, tr.n_chans, tr.n_times)
+    if predict_fn is None:
+        out["evaluations"] = len(hist["step"])
+        out["best_step"] = hist["best_step"]
+        out["max_steps"] = int(hist["total_steps"])
+        out["steps_run"] = int(hist["steps"])
+        out["params"] = count_params(model)
+        out["macs"] = count_macs(model, tr.n_chans, tr.n_times)
+
+        def predict_fn(X):
+            return predict(model, X)
+    else:  # fitted in closed form: no steps; parameters and MACs not counted
+        out.update(evaluations=0, best_step=None, max_steps=0, steps_run=0, params=0, macs=0,
+                   n_components=hist.get("n_components"))
     # validation: everything selection may use
-    val_logits = predict(model, splits["val"].X)
+    val_logits = predict_fn(splits["val"].X)
     out["val"] = {k: v for k, v in classification_metrics(splits["val"].y, val_logits, n_classes).items()
                   if k != "confusion"}
     # test: predictions for the final tables only (none in selection mode)
@@ -144,10 +160,10 @@ def run_task(args: dict) -> dict:
     preds = {}
     if "test" in names:
         te = splits["test"]
-        preds["test"] = predict(model, te.X).argmax(1).astype(np.int8)
-        if row.kind != "baseline":
+        preds["test"] = predict_fn(te.X).argmax(1).astype(np.int8)
+        if row.kind not in ("baseline", "classical"):
             for shift in args["shifts_samples"]:
-                preds[f"shift{shift}"] = predict(model, np.roll(te.X, shift, axis=-1)).argmax(1).astype(np.int8)
+                preds[f"shift{shift}"] = predict_fn(np.roll(te.X, shift, axis=-1)).argmax(1).astype(np.int8)
     if objective is not None and objective.project is not None:
         out["feature_r2"] = {name: feature_r2(model, objective, splits[name].X, caches[name].hidden)
                              for name in names}

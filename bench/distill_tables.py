@@ -231,6 +231,11 @@ def _layers(teachers: list[dict]) -> list[dict]:
     return out
 
 
+def _count(n) -> str:
+    """A parameter or MAC count; "—" where none is counted (CSP + LDA)."""
+    return f"{n:,}" if n else "—"
+
+
 def _ci(c: dict) -> str:
     return f"{c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}]"
 
@@ -260,7 +265,7 @@ def markdown(t: dict, meta: dict) -> str:
         lines.append(f"| {r['label']} | {r['val_balanced_accuracy']:.3f} | "
                      f"{r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_sd']:.3f} | "
                      f"[{lo:.3f}, {hi:.3f}] | {d} | {r['top_class_share']:.2f}"
-                     f"{' ⚠' if r['top_class_share'] > 0.6 else ''} | {r['params']:,} | {r['macs']:,} | "
+                     f"{' ⚠' if r['top_class_share'] > 0.6 else ''} | {_count(r['params'])} | {_count(r['macs'])} | "
                      f"{r.get('max_steps') or '—'} | {r['train_s']:.0f} |")
     lines += ["", "## Comparisons (A - B, paired; 95 % bootstrap CI over test subjects and runs)", "",
               f"Best fixed block chosen on validation: `{t['best_block']}`.", "",

@@ -15,7 +15,7 @@ from dlink.config import config_to_dict
 from ._tiny import tiny_config
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "distill_benchmark.py"
-ROWS = "student_alone,feature_block1,router_bias,dlink_no_spectral,dlink"
+ROWS = "csp_lda,student_alone,feature_block1,router_bias,dlink_no_spectral,dlink"
 
 
 def _run(config, run, *extra):
@@ -51,6 +51,7 @@ def test_benchmark_tables_paired_cis_and_resume(tmp_path):
             assert abs(d["diff"] - per_run.mean()) < 1e-9
     cmp = {(c["a"], c["b"]) for c in result["comparisons"]}
     assert ("dlink", "student_alone") in cmp and ("dlink_no_spectral", "router_bias") in cmp
+    assert ("dlink", "csp_lda") in cmp and main["csp_lda"]["params"] == 0
     assert result["best_block"] == "feature_block1"
     # feature R^2 on val and test for every row with a feature term, in [-inf, 1]
     r2 = {r["row"]: r for r in result["feature_r2"]}
