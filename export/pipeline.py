@@ -70,7 +70,7 @@ class _Steps:
 
 def export_student(model, *, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
                    test_y: np.ndarray, out_dir: str | Path, cfg: ExportConfig | None = None,
-                   seed: int = 0, verbose: bool = False) -> dict[str, Any]:
+                   seed: int = 0, calibration_from: str = "train", verbose: bool = False) -> dict[str, Any]:
     """Export ``model`` into ``out_dir`` and validate every runtime on the test windows.
 
     Parameters
@@ -78,8 +78,9 @@ def export_student(model, *, train_x: np.ndarray, train_y: np.ndarray, test_x: n
     model : torch.nn.Module
         The student (eval mode); ``model(x)``, x ``(B, n_chans, n_times)`` -> logits.
     train_x, train_y : ndarray
-        Training windows ``(n, n_chans, n_times)`` and labels: calibration windows are drawn
-        from them, stratified by class.
+        Non-test windows ``(n, n_chans, n_times)`` and labels: ``cfg.n_calibration`` calibration
+        windows are drawn from them, stratified by class, and clipped at
+        ``cfg.calibration_clip_percentile`` of their |x| (:mod:`dlink.export.calibration`).
     test_x, test_y : ndarray
         Test windows and labels for the validation report and the test vectors.
     out_dir : str | Path
@@ -88,6 +89,8 @@ def export_student(model, *, train_x: np.ndarray, train_y: np.ndarray, test_x: n
         The ``export:`` section.
     seed : int
         Seed of the window selection.
+    calibration_from : str
+        Where ``train_x`` came from, for the report (e.g. ``"train+val"``).
     verbose : bool
         Progress bar and INFO logs.
 
@@ -105,6 +108,7 @@ def export_student(model, *, train_x: np.ndarray, train_y: np.ndarray, test_x: n
     from .testvectors import pick_windows, write_test_vectors
     from .tflite_check import SUPPORTED_OPS, check_tflite
     from .tflite_convert import onnx_to_tflite_int8
+    from .calibration import calibration_windows
     from .tflm_reference import io_details, measure_arena, run_tflm
     from .validate import (format_table, logit_metrics, per_layer_onnx, per_layer_tflite,
                            per_layer_tflm_vs_tflite, run_tflite, tensor_errors, worst_layer)
@@ -128,10 +132,10 @@ def export_student(model, *, train_x: np.ndarray, train_y: np.ndarray, test_x: n
     files: list[Path] = []
 
     step("calibration windows")
-    cal_idx = pick_windows(train_y, cfg.n_calibration, seed=seed)
-    calib = np.ascontiguousarray(train_x[cal_idx], np.float32)
-    atomic_savez(out / "calibration.npz", x=calib, y=train_y[cal_idx].astype(np.int64),
-                 train_index=cal_idx)
+    cal = calibration_windows(train_x, train_y, n=cfg.n_calibration,
+                              clip_percentile=cfg.calibration_clip_percentile, seed=seed)
+    calib = cal["x"]  # clipped: what both quantizers measure their ranges on
+    atomic_savez(out / "calibration.npz", x=calib, y=cal["y"], train_index=cal["index"])
     files.append(out / "calibration.npz")
     n_eval = len(test_x) if cfg.max_eval_windows is None else min(cfg.max_eval_windows, len(test_x))
     eval_idx = np.arange(len(test_x)) if n_eval == len(test_x) else \
@@ -211,6 +215,10 @@ def export_student(model, *, train_x: np.ndarray, train_y: np.ndarray, test_x: n
     report = {
         "n_chans": n_chans, "n_times": n_times, "n_outputs": int(ref.shape[1]),
         "n_calibration": int(len(calib)), "n_eval_windows": int(len(xe)),
+        "calibration": {"windows_from": calibration_from, "n_windows": int(len(calib)),
+                        "n_available": int(len(train_x)),
+                        **{k: cal[k] for k in ("clip_percentile", "clip_abs", "max_abs",
+                                               "clipped_fraction")}},
         "onnx": onnx_info,
         "onnxruntime_qdq": {**qdq_info, "session_config": INT8_KERNELS_CONFIG,
                             "note": "onnxruntime_qdq runs with session_config (int8 x int8 "
@@ -260,6 +268,7 @@ def export_run(run_dir: str | Path, *, verbose: bool = False) -> dict[str, Any]:
     model, meta = load_student_file(rd.student)
     splits = load_dataset(cfg.data, verbose=verbose)
     train, test = splits["train"], splits["test"]
+    cal_x, cal_y, cal_from = _calibration_source(splits, cfg.export.calibration_splits, rd.config)
     expected = (int(meta["n_chans"]), int(meta["n_times"]))
     if (train.n_chans, train.n_times) != expected:
         raise ValueError(f"{str(rd.student)!r} was trained on windows of {expected} "
@@ -267,8 +276,9 @@ def export_run(run_dir: str | Path, *, verbose: bool = False) -> dict[str, Any]:
                          f"{(train.n_chans, train.n_times)}; rerun `dlink distill`.")
     # written again at the end; a killed export leaves none (nor its temporaries)
     rd.invalidate("export", rd.export_dir, rd.export_dir / "gate", rd.path)
-    report = export_student(model, train_x=train.X, train_y=train.y, test_x=test.X, test_y=test.y,
-                            out_dir=rd.export_dir, cfg=cfg.export, seed=cfg.seed, verbose=verbose)
+    report = export_student(model, train_x=cal_x, train_y=cal_y, test_x=test.X, test_y=test.y,
+                            out_dir=rd.export_dir, cfg=cfg.export, seed=cfg.seed,
+                            calibration_from=cal_from, verbose=verbose)
     tflm = json.loads((rd.export_dir / "tflm.json").read_text())
     tflite = rd.export_dir / "student.int8.tflite"
     report["memory_fit"] = board_fit(tflite, cfg, tflm=tflm, n_test_vectors=report["test_vectors"]["n"])
@@ -290,6 +300,17 @@ def export_run(run_dir: str | Path, *, verbose: bool = False) -> dict[str, Any]:
                    extra={"export_time_s": report["export_time_s"],
                           "step_times_s": report["step_times_s"]})
     return report
+
+
+def _calibration_source(splits, names: list[str], config_path) -> tuple[np.ndarray, np.ndarray, str]:
+    """The windows of the ``export.calibration_splits`` that hold any, concatenated."""
+    used = [n for n in names if len(splits[n].X)]
+    if not used:
+        raise ValueError(f"{str(config_path)!r}: export.calibration_splits = {names} hold no windows; "
+                         f"name a split with windows (train).")
+    x = np.concatenate([splits[n].X for n in used]).astype(np.float32, copy=False)
+    y = np.concatenate([splits[n].y for n in used]).astype(np.int64, copy=False)
+    return x, y, "+".join(used)
 
 
 def board_fit(tflite_path: Path, cfg, *, tflm: dict[str, Any], n_test_vectors: int) -> dict[str, Any]:

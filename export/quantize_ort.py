@@ -1,7 +1,8 @@
 """Float ONNX -> int8 ONNX QDQ with onnxruntime's static quantizer (the CI path).
 
 Weights int8 per output channel (symmetric), activations int8 per tensor (asymmetric), min/max
-calibration on training windows. The QDQ format keeps the float graph's structure, so every
+calibration on the calibration windows (:mod:`dlink.export.calibration`: train + val, clipped at a
+percentile of |x|). The QDQ format keeps the float graph's structure, so every
 float tensor has an int8 counterpart (``<name>_DequantizeLinear_Output``) for the per-layer report.
 """
 

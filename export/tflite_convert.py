@@ -15,7 +15,7 @@ Steps:
    is saved by onnx2tf (``disable_model_save``) and it runs in a temporary folder: its own
    validation passes and its seven .tflite variants are skipped, which keeps the export fast.
 3. TFLiteConverter: full-integer int8 (int8 input and output, per-channel weights), calibrated on
-   the training windows in the input layout of step 1. Flex (select TF) operators are allowed in
+   the calibration windows (the same as the QDQ model's) in the input layout of step 1. Flex (select TF) operators are allowed in
    the conversion only so that an unsupported layer reaches :func:`check_tflite` and is named
    there, instead of failing inside the converter.
 """

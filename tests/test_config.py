@@ -131,6 +131,10 @@ def test_a_config_that_is_not_utf8_names_the_file(tmp_path):
     ("data", "synthetic", {"timing": "yes"}, r"data\.synthetic\.timing must be true or false"),
     ("data", "synthetic", {"timing": True, "erd_onset_s": -1}, r"data\.synthetic\.erd_onset_s must be > 0"),
     ("distill", "target", "block", r"distill\.target_block must be a block number >= 1"),
+    # int8 calibration (issue 14b)
+    ("export", "calibration_splits", ["train", "test"], r"export\.calibration_splits: 'test' is not allowed"),
+    ("export", "calibration_splits", [], r"export\.calibration_splits must name at least one"),
+    ("export", "calibration_clip_percentile", 50.0, r"export\.calibration_clip_percentile must be in 90\.\.100"),
 ])
 def test_nonsense_values_are_refused_naming_file_and_key(tmp_path, section, key, value, message):
     p = tmp_path / "bad.yaml"

@@ -76,6 +76,10 @@ def test_export_cli_writes_every_file_and_stamps(tmp_path, capsys, monkeypatch):
     assert "student.pt" in stamp["inputs"]
     rep = json.loads((rd.export_dir / "parity.json").read_text())
     assert rep["n_calibration"] == 16 and rep["test_vectors"]["n"] == 4
+    # calibrated on the labelled non-test windows, clipped at the 99.95th percentile of |x|
+    assert rep["calibration"]["windows_from"] == "train+val" and rep["calibration"]["n_available"] == 72
+    assert rep["calibration"]["clip_percentile"] == 99.95
+    assert rep["calibration"]["clip_abs"] < rep["calibration"]["max_abs"]
     cal = np.load(rd.export_dir / "calibration.npz")
     # stratified: 4 classes x 4 windows
     assert np.bincount(cal["y"]).tolist() == [4, 4, 4, 4]
