@@ -80,9 +80,10 @@ class DistillConfig:
     #: their metrics go to metrics.json["baselines"].
     baselines: list = field(default_factory=list)
     #: Teacher gate: "auto" measures the teacher on val before distilling and trains the student
-    #: alone (cross-entropy only) too; when the teacher is not better than chance or than the
-    #: student alone on val, the teacher's terms are switched off and the student alone is kept
-    #: (and a distilled student that is worse on val than the student alone is not kept either).
+    #: alone (cross-entropy only) too; when the teacher is not better than chance on val, its
+    #: terms are switched off and the student alone is kept; otherwise the student is distilled
+    #: (also with a teacher below the student alone: through the pool it can still help) and the
+    #: better of the distilled student and the student alone on val is kept.
     #: "on": always distil; "off": never (the student is trained alone).
     teacher_gate: str = field(default="auto", metadata={"choices": ("auto", "on", "off")})
     #: Where the teacher's per-layer hidden states are cached: "disk" (memory-mapped file in

@@ -269,11 +269,13 @@ def gate_and_distill(cfg, splits: dict, caches: dict, run, *, verbose: bool = Fa
     """Measure the teacher on val, train the student alone and/or distilled, keep the better.
 
     ``distill.teacher_gate``: "on" distils; "off" trains the student alone; "auto" (default)
-    measures the teacher's validation balanced accuracy (its cached logits) against chance and
-    against the student trained alone (cross-entropy, labelled windows only); when the teacher
-    is not better than both, its terms are switched off and the student alone is kept; else the
-    student is distilled, and kept unless the student alone is better on val (balanced
-    accuracy, then loss).
+    measures the teacher's validation balanced accuracy (its cached logits) and trains the
+    student alone (cross-entropy, labelled windows only). A teacher not better than chance on val
+    is switched off and the student alone is kept. Otherwise the student is distilled, and kept
+    unless the student alone is better on val (balanced accuracy, then loss). A teacher below the
+    student alone on val is still tried: through the unlabelled pool it can make a better student
+    than itself (the demo: teacher 0.878, student alone 0.956, distilled 0.967 on val); the
+    comparison on val is what keeps it from dragging the student down.
 
     Returns a dict: ``student``, ``objective``, ``history``, ``alone`` (the student alone,
     or None), ``alone_history``, ``gate`` (what was measured and decided, for metrics.json).
@@ -307,12 +309,13 @@ def gate_and_distill(cfg, splits: dict, caches: dict, run, *, verbose: bool = Fa
         elif gate["teacher_val_balanced_accuracy"] <= chance:
             gate.update(decision="off", reason=f"the teacher is not better than chance on val "
                         f"({gate['teacher_val_balanced_accuracy']:.3f} <= {chance:.3f})")
-        elif gate["teacher_val_balanced_accuracy"] <= gate["student_alone_val_balanced_accuracy"]:
-            gate.update(decision="off", reason=f"the teacher is not better than the student alone on "
-                        f"val ({gate['teacher_val_balanced_accuracy']:.3f} <= "
-                        f"{gate['student_alone_val_balanced_accuracy']:.3f})")
         else:
             gate["decision"] = "on"
+            if gate["teacher_val_balanced_accuracy"] <= gate["student_alone_val_balanced_accuracy"]:
+                gate["reason"] = (f"the teacher is not better than the student alone on val "
+                                  f"({gate['teacher_val_balanced_accuracy']:.3f} <= "
+                                  f"{gate['student_alone_val_balanced_accuracy']:.3f}); distilled "
+                                  f"anyway, the better of the two on val is kept")
     else:
         gate["decision"] = "on"
     if gate["decision"] == "off":

@@ -123,6 +123,10 @@ def test_a_four_window_validation_split_cannot_stop_training_early(tiny):
     assert h["val_loss_smoothed"][1] == pytest.approx(a * h["val_loss"][1] + (1 - a) * h["val_loss"][0])
 
 
+def chance_of(n_classes: int) -> float:
+    return 1.0 / n_classes
+
+
 def test_teacher_gate_switches_a_chance_teacher_off_and_keeps_a_good_one(tiny, tmp_path):
     from dlink.distill.pipeline import build_caches, gate_and_distill
     from dlink.distill.teachers import build_teacher
@@ -148,4 +152,15 @@ def test_teacher_gate_switches_a_chance_teacher_off_and_keeps_a_good_one(tiny, t
     assert "distilled_val_balanced_accuracy" in out["gate"]
     off = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, teacher_gate="off"))
     assert gate_and_distill(off, splits, caches, RunDir(tmp_path / "c"))["gate"]["decision"] == "off"
+    # a teacher above chance but weaker than the student alone is still tried (through the pool
+    # it can make a better student than itself); the better of the two on val is kept
+    wrong = np.arange(len(y_val)) % 4 == 0  # right on 3 of 4 val windows
+    caches["val"].logits[:] = 5 * np.eye(2, dtype=np.float32)[np.where(wrong, 1 - y_val, y_val)]
+    out = gate_and_distill(cfg, splits, caches, RunDir(tmp_path / "d"))
+    g = out["gate"]
+    assert g["decision"] == "on" and chance_of(2) < g["teacher_val_balanced_accuracy"] < 1.0
+    d, a = g["distilled_val_balanced_accuracy"], g["student_alone_val_balanced_accuracy"]
+    assert out["kept"] == ("student_alone" if a > d else "distilled") or a == d
+    if out["kept"] == "distilled" and g["teacher_val_balanced_accuracy"] <= a:
+        assert "distilled anyway" in g["reason"]
     assert uses_teacher(DistillConfig()) and not uses_teacher(student_alone(DistillConfig()))
