@@ -22,6 +22,11 @@ class StudentConfig:
     #: Keyword arguments of the architecture (see :class:`dlink.distill.students.mic.MiC`), e.g.
     #: ``{mimic_width: 8, hidden_width: 32, lowpass: fixed}``; unknown keys are an error.
     options: dict = field(default_factory=dict)
+    #: Initial spatial filters of the student (its C x C spatial layer): "identity" (stream c
+    #: starts as channel c, as the teacher's per-channel tokens expect) or "csp" (the CSP filters
+    #: of the training windows, 8-30 Hz: the start CSP + LDA has on a few dozen within-subject
+    #: trials; see :mod:`dlink.distill.students.data_init`).
+    spatial_init: str = field(default="identity", metadata={"choices": ("identity", "csp")})
     #: Budget the deployable student must meet (checked when it is built by ``dlink distill``).
     max_params: int = 100_000
     max_macs: int = 10_000_000

@@ -132,6 +132,7 @@ def distill_student(cfg, dcfg, splits: dict, caches: dict | None, *, seed: int,
     torch.manual_seed(seed)
     student = build_student(cfg.student, n_chans=tr.n_chans, n_times=tr.n_times,
                             n_outputs=n_outputs, sfreq=tr.sfreq)
+    init_spatial_stage(student, cfg.student.spatial_init, tr)
     any_cache = next(iter((caches or {}).values()), None)
     objective = DLinkObjective(
         dcfg, n_outputs=n_outputs, mimic_channels=getattr(student, "mimic_channels", None),
@@ -153,6 +154,21 @@ def distill_student(cfg, dcfg, splits: dict, caches: dict | None, *, seed: int,
                                    fingerprint_extra={"teacher": teacher_fp, "use_pool": pool,
                                                       **({"label_pool": True} if label_pool else {})})
     return student, objective, history
+
+
+def init_spatial_stage(student, spatial_init: str, train_split) -> None:
+    """``student.spatial_init``: load the CSP filters of the training windows into the student's
+    spatial layer ("csp"), or leave its own initialisation ("identity")."""
+    if spatial_init == "identity":
+        return
+    if not hasattr(student, "set_spatial_filters"):
+        raise ValueError(f"student.spatial_init: {spatial_init!r} needs a student with a spatial "
+                         f"layer; {type(student).__name__} has none. Use spatial_init: identity.")
+    from .students.data_init import csp_spatial_filters
+
+    student.set_spatial_filters(csp_spatial_filters(train_split.X, np.asarray(train_split.y),
+                                                    train_split.sfreq))
+    log.info("student.spatial_init: CSP filters of the %d training windows", len(train_split))
 
 
 def student_steps(cfg, splits: dict) -> int:

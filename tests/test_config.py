@@ -121,6 +121,8 @@ def test_a_config_that_is_not_utf8_names_the_file(tmp_path):
     ("train", "augment", {"nosie": 0.1}, r"unknown key 'train\.augment\.nosie'.*Did you mean 'noise'"),
     ("distill", "teacher_gate", "maybe", r"'distill\.teacher_gate' = 'maybe' is not allowed"),
     ("distill", "baselines", ["csp"], r"unknown baseline 'csp'"),
+    ("student", "spatial_init", "pca", r"'student\.spatial_init' = 'pca' is not allowed"),
+    ("student", "options", {"filterbank_init": 3}, r"student\.options\.filterbank_init must be str"),
     # the pretrain: section (issue 15)
     ("pretrain", "mask_ratio", 1.0, r"pretrain\.mask_ratio must be in \(0, 1\)"),
     ("pretrain", "layer_scale_init", 0.0, r"pretrain\.layer_scale_init must be > 0"),

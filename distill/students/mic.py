@@ -56,6 +56,10 @@ class MiC(nn.Module):
         Windowed-sinc low-pass filters fixed, or initialised so and trained.
     drop_prob : float
         Dropout before the head (identity in eval / export).
+    filterbank_init : {"random", "bandpass"}
+        Initial taps of the per-channel filter bank: PyTorch's default (random), or
+        Hann-windowed cosines centred on ``mimic_width`` frequencies spread over 6-36 Hz (mu and
+        beta, where motor imagery lives), so that the student starts with band-power features.
 
     Shape
     -----
@@ -72,10 +76,13 @@ class MiC(nn.Module):
                  token_samples: int = 200, steps_per_token: int = 10, input_stride: int = 2,
                  mimic_width: int = 8, temporal_kernel_samples: int = 13, hidden_width: int = 32,
                  compress_strides: tuple[int, ...] | list[int] = (2, 2), final_width: int = 16,
-                 lowpass: str = "fixed", drop_prob: float = 0.25):
+                 lowpass: str = "fixed", drop_prob: float = 0.25, filterbank_init: str = "random"):
         super().__init__()
         if lowpass not in ("fixed", "learned"):
             raise ValueError(f"MiC: lowpass must be 'fixed' or 'learned', got {lowpass!r}.")
+        if filterbank_init not in ("random", "bandpass"):
+            raise ValueError(f"MiC: filterbank_init must be 'random' or 'bandpass', got "
+                             f"{filterbank_init!r}.")
         if n_times % token_samples:
             raise ValueError(f"MiC: n_times={n_times} must be a whole number of teacher tokens of "
                              f"token_samples={token_samples} samples.")
@@ -100,6 +107,10 @@ class MiC(nn.Module):
             self.spatial.weight.copy_(torch.eye(n_chans).view(n_chans, n_chans, 1, 1))
         self.filterbank = ConvBN(n_chans, n_chans * mimic_width, temporal_kernel_samples,
                                  groups=n_chans)
+        if filterbank_init == "bandpass":
+            with torch.no_grad():
+                taps = bandpass_bank(mimic_width, temporal_kernel_samples, sfreq / input_stride)
+                self.filterbank[0].weight.copy_(taps.repeat(n_chans, 1).view_as(self.filterbank[0].weight))
         self.mimic_down = LowpassDown(n_chans * mimic_width, mimic_stride, learned=learned)
         # -- compress ------------------------------------------------------------------------
         self.mix = ConvBN(n_chans * mimic_width, hidden_width, 1)
@@ -108,6 +119,16 @@ class MiC(nn.Module):
         self.reduce = ConvBN(hidden_width, final_width, 1)
         self.dropout = nn.Dropout(drop_prob)
         self.head = nn.Linear(final_width, n_outputs)
+
+    def set_spatial_filters(self, weights) -> None:
+        """Load ``(n_chans, n_chans)`` spatial filters (rows: output streams) into the spatial
+        layer, e.g. the CSP filters of :func:`dlink.distill.students.data_init.csp_spatial_filters`."""
+        w = torch.as_tensor(weights, dtype=self.spatial.weight.dtype)
+        if tuple(w.shape) != (self.n_chans, self.n_chans):
+            raise ValueError(f"MiC.set_spatial_filters: expected ({self.n_chans}, {self.n_chans}) "
+                             f"filters, got {tuple(w.shape)}.")
+        with torch.no_grad():
+            self.spatial.weight.copy_(w.view_as(self.spatial.weight))
 
     @property
     def mimic_channels(self) -> int:
@@ -161,6 +182,25 @@ class MiC(nn.Module):
         taps: list | None = [] if with_taps else None
         m = self._mimic(x, taps, taps_index)
         return {"logits": self._compress(m, taps, taps_index), "mimic": m, "taps": taps or []}
+
+
+def bandpass_bank(n_filters: int, kernel_samples: int, sfreq: float, *,
+                  band_hz: tuple[float, float] = (6.0, 36.0)) -> torch.Tensor:
+    """``(n_filters, kernel_samples)`` Hann-windowed cosines with their DC removed (band-passes),
+    centres spaced evenly on a log axis over ``band_hz`` (capped below Nyquist). A short kernel
+    cannot resolve the lowest centres: their pass-bands are wide and peak above the centre.
+
+    >>> bandpass_bank(4, 13, 100.0).shape
+    torch.Size([4, 13])
+    """
+    hi = min(band_hz[1], 0.8 * sfreq / 2)
+    centres = torch.logspace(torch.log10(torch.tensor(band_hz[0])), torch.log10(torch.tensor(hi)),
+                             n_filters, dtype=torch.float64)
+    t = (torch.arange(kernel_samples, dtype=torch.float64) - (kernel_samples - 1) / 2) / sfreq
+    window = torch.hann_window(kernel_samples + 2, periodic=False, dtype=torch.float64)[1:-1]
+    taps = torch.cos(2 * torch.pi * centres[:, None] * t[None, :]) * window
+    taps = taps - window * (taps.sum(dim=1, keepdim=True) / window.sum())  # no DC: band-pass
+    return (taps / taps.abs().sum(dim=1, keepdim=True) * 2).float()
 
 
 def _rows(h: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
