@@ -21,8 +21,6 @@ import warnings
 
 import numpy as np
 
-#: Spatial initialisations of ``student.spatial_init``.
-SPATIAL_INITS = ("identity", "csp")
 #: Percentile of |signal| taken as its peak when the filters are scaled.
 PEAK_PERCENTILE = 99.9
 
