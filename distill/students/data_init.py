@@ -10,9 +10,10 @@ refines them. The deployed graph does not change (a 1x1 convolution either way).
 Each filter is rescaled so that the peak of its broadband output (the 99.9th percentile of
 |output| over the training windows) is the peak of an average input channel. Peaks, not RMS:
 the int8 model quantises the spatial layer's output with one range for all streams, and CSP
-components that capture artefacts (blinks, electrode pops) are heavy-tailed; scaled to a common
-RMS their peaks were 3-4x the others' and set a range that left the typical stream a few int8
-steps (S001, one fold: output range +-32 against a median stream RMS of 0.9).
+components that capture artefacts (blinks, electrode pops) are heavy-tailed (scaled to a common
+RMS, up to 4x the median stream's peak on S001). What limits the int8 fidelity of a CSP-started
+student on S001 is, measured, not this range but the layer's conditioning: see
+``docs/within-subject.md``.
 """
 
 from __future__ import annotations

@@ -57,9 +57,10 @@ class MiC(nn.Module):
     drop_prob : float
         Dropout before the head (identity in eval / export).
     filterbank_init : {"random", "bandpass"}
-        Initial taps of the per-channel filter bank: PyTorch's default (random), or
+        Initial taps of the per-channel filter bank: PyTorch's default (random), or DC-free
         Hann-windowed cosines centred on ``mimic_width`` frequencies spread over 6-36 Hz (mu and
-        beta, where motor imagery lives), so that the student starts with band-power features.
+        beta, where motor imagery lives; :func:`bandpass_bank`), so that the student starts with
+        band-power features.
 
     Shape
     -----
