@@ -18,8 +18,6 @@ student on S001 is, measured, not this range but the layer's conditioning: see
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 #: Percentile of |signal| taken as its peak when the filters are scaled.
@@ -44,9 +42,7 @@ def csp_spatial_filters(X: np.ndarray, y: np.ndarray, sfreq: float, *,
     >>> csp_spatial_filters(X, y, 200.0).shape
     (4, 4)
     """
-    from mne.decoding import CSP
-
-    from ..csp_lda import _quiet, bandpass
+    from ..csp_lda import bandpass, fit_quietly, make_csp
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -57,10 +53,7 @@ def csp_spatial_filters(X: np.ndarray, y: np.ndarray, sfreq: float, *,
         raise ValueError(f"student.spatial_init 'csp' needs training windows of at least 2 "
                          f"classes, got labels {np.unique(y).tolist()}; use spatial_init: identity.")
     n_chans = X.shape[1]
-    csp = CSP(n_components=n_chans, reg="ledoit_wolf", log=True, norm_trace=False)
-    with warnings.catch_warnings(), _quiet():
-        warnings.simplefilter("ignore")
-        csp.fit(bandpass(X, sfreq, band_hz), y)
+    csp = fit_quietly(make_csp(n_chans), bandpass(X, sfreq, band_hz), y)
     W = np.asarray(csp.filters_[:n_chans], dtype=np.float64)
     flat = X.transpose(1, 0, 2).reshape(n_chans, -1)
     flat = flat - flat.mean(axis=1, keepdims=True)
