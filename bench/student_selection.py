@@ -17,10 +17,7 @@ variant). Choose the highest mean validation balanced accuracy, ties to the lowe
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -79,33 +76,22 @@ def to_markdown(result: dict, chance: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dlink.bench.arm_cli import arm_parser, configure_logging, write_report
     from dlink.bench.within_subject_teacher import _parse_arm
-    from dlink.io import atomic_write_json, atomic_write_text
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                epilog="example: python bench/student_selection.py "
-                                       "configs/s001-within.yaml --run runs/s001-select --variant "
-                                       "'csp:student.spatial_init=csp' --variant "
-                                       "'identity:student.spatial_init=identity'")
-    p.add_argument("config", metavar="<config.yaml>", help="a config with data.splits.by: kfold")
-    p.add_argument("--run", required=True, metavar="<dir>", help="output folder")
-    p.add_argument("--variant", action="append", required=True, metavar="NAME:key=value,...",
-                   help="a student recipe as config overrides (repeatable)")
+    p = arm_parser(__doc__, "python bench/student_selection.py configs/s001-within.yaml --run "
+                   "runs/s001-select --variant 'csp:student.spatial_init=csp' --variant "
+                   "'identity:student.spatial_init=identity'",
+                   config_help="a config with data.splits.by: kfold", arm_flag="--variant",
+                   arm_help="a student recipe as config overrides (repeatable)")
     p.add_argument("--folds", type=int, default=5, metavar="<k>")
-    p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     variants = [_parse_arm(v) for v in args.variant]
     result = select(args.config, variants, folds=args.folds)
     n_classes = max(len(r["predicted_counts"]) for v in result["variants"].values()
                     for r in v["per_fold"])
-    run = Path(args.run)
-    run.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run / "student_selection.json", result)
-    md = to_markdown(result, 1.0 / n_classes)
-    atomic_write_text(run / "student_selection.md", md)
-    print(md)
+    write_report(args.run, "student_selection", result, to_markdown(result, 1.0 / n_classes))
     return 0
 
 

@@ -1,0 +1,45 @@
+"""The command-line frame shared by the bench scripts that compare arms (sets of config overrides).
+
+``bench/student_selection.py``, ``bench/teacher_layers.py`` and ``bench/label_efficiency.py`` all
+take a config, an output folder and repeatable ``NAME:key=value,...`` arms, log at INFO with
+``-v``, and write RUN/<stem>.json beside RUN/<stem>.md (printed too). These helpers are that frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def arm_parser(doc: str, example: str, *, config_help: str, run_help: str = "output folder",
+               arm_flag: str = "--arm", arm_help: str, arm_required: bool = True) -> argparse.ArgumentParser:
+    """A parser with the config positional, ``--run``, the repeatable arm flag and ``-v``.
+
+    ``doc``: the script's module docstring (its first line is the description); ``example``: the
+    command printed under ``--help``.
+    """
+    p = argparse.ArgumentParser(description=doc.split("\n")[0], epilog=f"example: {example}")
+    p.add_argument("config", metavar="<config.yaml>", help=config_help)
+    p.add_argument("--run", required=True, metavar="<dir>", help=run_help)
+    p.add_argument(arm_flag, action="append", required=arm_required,
+                   default=None if arm_required else [], metavar="NAME:key=value,...", help=arm_help)
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    return p
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s")
+
+
+def write_report(run_dir: str | Path, stem: str, result: dict, markdown: str) -> Path:
+    """RUN/<stem>.json and RUN/<stem>.md, each written atomically; the table is printed."""
+    from dlink.io import atomic_write_json, atomic_write_text
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run / f"{stem}.json", result)
+    atomic_write_text(run / f"{stem}.md", markdown)
+    print(markdown)
+    return run
