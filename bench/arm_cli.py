@@ -1,7 +1,8 @@
 """The command-line frame shared by the bench scripts that compare arms (sets of config overrides).
 
 ``bench/student_selection.py``, ``bench/teacher_layers.py`` and ``bench/label_efficiency.py`` all
-take a config, an output folder and repeatable ``NAME:key=value,...`` arms, log at INFO with
+(and ``bench/within_subject_teacher.py``'s arms) take a config, an output folder and repeatable
+``NAME:key=value,...`` arms, log at INFO with
 ``-v``, and write RUN/<stem>.json beside RUN/<stem>.md (printed too). These helpers are that frame.
 """
 
@@ -10,6 +11,23 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+
+
+def parse_arm(text: str) -> tuple[str, dict]:
+    """``"NAME:key=value,key=value"`` -> ``(NAME, {key: value})``, values read as YAML
+    (``"scratch:teacher.checkpoint=null"`` -> ``("scratch", {"teacher.checkpoint": None})``)."""
+    import yaml
+
+    name, _, rest = text.partition(":")
+    over = {}
+    for pair in filter(None, (p.strip() for p in rest.split(","))):
+        if "=" not in pair:
+            raise ValueError(f"--arm {text!r}: expected NAME:key=value,key=value, got {pair!r}.")
+        k, v = pair.split("=", 1)
+        over[k.strip()] = yaml.safe_load(v)
+    if not name:
+        raise ValueError(f"--arm {text!r} needs a name before ':'.")
+    return name, over
 
 
 def arm_parser(doc: str, example: str, *, config_help: str, run_help: str = "output folder",

@@ -103,9 +103,8 @@ def one_run(config: str, name: str, overrides: dict, size: int | None, seed: int
     """Fine-tune one arm's teacher on one seeded subset and score it on test."""
     import torch
 
-    from dlink.bench.teacher_layers import build_untrained_teacher
     from dlink.config import load_config
-    from dlink.distill.finetune import finetune_teacher, predict_logits, select_split
+    from dlink.distill.finetune import finetune_teacher, initial_teacher, predict_logits, select_split
 
     cfg = load_config(config, {**overrides, "seed": seed})
     fit_all = select_split(splits, cfg.teacher.finetune_split)
@@ -113,7 +112,7 @@ def one_run(config: str, name: str, overrides: dict, size: int | None, seed: int
     fit = fit_all.subset(idx)
     torch.set_num_threads(int(cfg.teacher.num_threads or 1))
     t0 = time.perf_counter()
-    teacher = build_untrained_teacher(cfg, splits).train()
+    teacher = initial_teacher(cfg, fit_all)
     tcfg = equal_step_budget(cfg.teacher, len(fit), len(fit_all)) if equal_steps else cfg.teacher
     teacher, history = finetune_teacher(teacher, fit, splits[cfg.teacher.val_split],
                                         cfg=tcfg, seed=seed)
@@ -198,8 +197,7 @@ def to_markdown(table: list[dict], arms: list[str], meta: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
-    from dlink.bench.arm_cli import arm_parser, configure_logging, write_report
-    from dlink.bench.within_subject_teacher import _parse_arm
+    from dlink.bench.arm_cli import arm_parser, configure_logging, parse_arm, write_report
     from dlink.config import load_config
     from dlink.data import load_dataset
     from dlink.distill.finetune import select_split
@@ -222,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     configure_logging(args.verbose)
     try:
-        arms = [_parse_arm(a) for a in args.arm]
+        arms = [parse_arm(a) for a in args.arm]
         sizes = parse_sizes(args.sizes)
     except ValueError as e:
         p.error(str(e))

@@ -76,8 +76,7 @@ def to_markdown(result: dict, chance: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dlink.bench.arm_cli import arm_parser, configure_logging, write_report
-    from dlink.bench.within_subject_teacher import _parse_arm
+    from dlink.bench.arm_cli import arm_parser, configure_logging, parse_arm, write_report
 
     p = arm_parser(__doc__, "python bench/student_selection.py configs/s001-within.yaml --run "
                    "runs/s001-select --variant 'csp:student.spatial_init=csp' --variant "
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5, metavar="<k>")
     args = p.parse_args(argv)
     configure_logging(args.verbose)
-    variants = [_parse_arm(v) for v in args.variant]
+    variants = [parse_arm(v) for v in args.variant]
     result = select(args.config, variants, folds=args.folds)
     n_classes = max(len(r["predicted_counts"]) for v in result["variants"].values()
                     for r in v["per_fold"])

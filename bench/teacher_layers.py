@@ -8,7 +8,8 @@ The distillation benchmark's layer table describes the *fine-tuned* teacher, who
 all been trained on the labels. This script asks the question the foundation-model literature
 asks with linear probing: what did the weights carry *before* the task? For every arm (a set of
 config overrides, e.g. a random initialisation against a pretrained ``teacher.checkpoint``) it
-builds the teacher as ``dlink teacher finetune`` would (same seed, same checkpoint loading), does
+builds the teacher as ``dlink teacher finetune`` does (:func:`dlink.distill.finetune.initial_teacher`:
+same seed, same checkpoint loading), does
 **not** train it, and computes from its hidden states on the config's labelled splits:
 
 - per block, a logistic-regression probe on each channel's token means
@@ -52,19 +53,6 @@ def _parse_file_arm(text: str) -> tuple[str, Path]:
     return name, p
 
 
-def build_untrained_teacher(cfg, splits: dict):
-    """The teacher ``dlink teacher finetune`` would start from (seeded init + checkpoint), in eval mode."""
-    import torch
-
-    from dlink.distill.teachers import build_teacher
-
-    ref = splits["train"]
-    torch.manual_seed(cfg.seed)  # as finetune_run: the fresh weights depend on the seed only
-    teacher = build_teacher(cfg.teacher, n_chans=ref.n_chans, n_times=ref.n_times,
-                            n_outputs=len(ref.class_names), ch_names=ref.ch_names)
-    return teacher.eval()
-
-
 def layer_report(teacher, splits: dict) -> dict:
     """Probe accuracies and similarity to the last block for every block of ``teacher``."""
     from dlink.distill.layer_probe import layer_similarity, linear_probe
@@ -89,26 +77,23 @@ def layer_report(teacher, splits: dict) -> dict:
 def run_arms(config: str, arms: list[tuple[str, dict]], files: list[tuple[str, Path]]) -> dict:
     from dlink.config import load_config
     from dlink.data import load_dataset
+    from dlink.distill.finetune import initial_teacher
     from dlink.distill.teachers import load_teacher_file
 
     if not arms and not files:
         raise ValueError("Give at least one --arm or --teacher-file.")
+    splits = load_dataset(load_config(config, arms[0][1] if arms else {}).data)
+    missing = [k for k in SPLITS if k not in splits or len(splits[k]) == 0]
+    if missing:
+        raise ValueError(f"{config}: the layer probes need labelled {', '.join(SPLITS)} splits; "
+                         f"{missing} are missing or empty.")
     out = {"config": str(config), "arms": {}}
-    splits = None
     for name, overrides in arms:
         cfg = load_config(config, overrides)
-        if splits is None:
-            splits = load_dataset(cfg.data)
-            missing = [k for k in SPLITS if k not in splits or len(splits[k]) == 0]
-            if missing:
-                raise ValueError(f"{config}: the layer probes need labelled {', '.join(SPLITS)} "
-                                 f"splits; {missing} are missing or empty.")
         log.info("arm %r: teacher.checkpoint=%s", name, cfg.teacher.checkpoint)
+        teacher = initial_teacher(cfg, splits["train"]).eval()
         out["arms"][name] = {"overrides": overrides, "source": "config (untrained)",
-                             "checkpoint": cfg.teacher.checkpoint,
-                             **layer_report(build_untrained_teacher(cfg, splits), splits)}
-    if files and splits is None:
-        splits = load_dataset(load_config(config).data)
+                             "checkpoint": cfg.teacher.checkpoint, **layer_report(teacher, splits)}
     for name, path in files:
         log.info("arm %r: trained teacher %s", name, path)
         out["arms"][name] = {"file": str(path), "source": "teacher file",
@@ -141,8 +126,7 @@ def to_markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dlink.bench.arm_cli import arm_parser, configure_logging, write_report
-    from dlink.bench.within_subject_teacher import _parse_arm
+    from dlink.bench.arm_cli import arm_parser, configure_logging, parse_arm, write_report
 
     p = arm_parser(__doc__, "python bench/teacher_layers.py configs/demo.yaml --run "
                    "runs/teacher_layers --arm 'random init:teacher.checkpoint=null' --arm "
@@ -155,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     configure_logging(args.verbose)
     try:
-        arms = [_parse_arm(a) for a in args.arm]
+        arms = [parse_arm(a) for a in args.arm]
         files = [_parse_file_arm(f) for f in args.teacher_file]
     except (ValueError, FileNotFoundError) as e:
         p.error(str(e))

@@ -31,21 +31,6 @@ import numpy as np
 log = logging.getLogger("within_subject_teacher")
 
 
-def _parse_arm(text: str) -> tuple[str, dict]:
-    import yaml
-
-    name, _, rest = text.partition(":")
-    over = {}
-    for pair in filter(None, (p.strip() for p in rest.split(","))):
-        if "=" not in pair:
-            raise ValueError(f"--arm {text!r}: expected NAME:key=value,key=value, got {pair!r}.")
-        k, v = pair.split("=", 1)
-        over[k.strip()] = yaml.safe_load(v)
-    if not name:
-        raise ValueError(f"--arm {text!r} needs a name before ':'.")
-    return name, over
-
-
 def subject_windows(cfg, subject: int, channels: list[str]):
     """The subject's labelled imagery windows (EEGWindows), channels picked in ``channels`` order."""
     from dlink.data import EEGWindows
@@ -124,7 +109,13 @@ def run_fold(cfg, over: dict, windows, tr, te, *, seed: int, select: str = "inne
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from dlink.bench.arm_cli import parse_arm
+
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="example: python bench/within_subject_teacher.py configs/s001.yaml --run "
+               "runs/s001_teacher --arm 'scratch:teacher.checkpoint=null' --arm "
+               "'pretrained:teacher.checkpoint=configs/weights/demo_labram_pretrained.pth'")
     p.add_argument("config", metavar="<config.yaml>")
     p.add_argument("--run", required=True, metavar="<run_dir>")
     p.add_argument("--subject", type=int, default=1, metavar="<id>")
@@ -155,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cfg = load_config(args.config)
     channels = args.channels.split(",") if args.channels else list(BCI2A_CH_NAMES)
-    arms = [_parse_arm(a) for a in args.arm] or [("config", {})]
+    arms = [parse_arm(a) for a in args.arm] or [("config", {})]
     w = subject_windows(cfg, args.subject, channels)
     t_start = time.perf_counter()
     folds = []

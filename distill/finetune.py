@@ -303,6 +303,17 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def initial_teacher(cfg, windows) -> nn.Module:
+    """The teacher fine-tuning starts from: built from ``cfg.teacher`` for the shape, classes and
+    channel names of ``windows`` (EEGWindows), its fresh weights (the head; the whole model
+    without a checkpoint) seeded by ``cfg.seed``, ``cfg.teacher.checkpoint`` loaded. Train mode."""
+    from .teachers import build_teacher
+
+    torch.manual_seed(cfg.seed)
+    return build_teacher(cfg.teacher, n_chans=windows.n_chans, n_times=windows.n_times,
+                         n_outputs=len(windows.class_names), ch_names=windows.ch_names)
+
+
 def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = None,
                  verbose: bool = False, fresh: bool = False) -> tuple[nn.Module, dict]:
     """The ``teacher finetune`` stage: build, (load,) fine-tune, evaluate, write RUN/teacher.pt.
@@ -329,7 +340,7 @@ def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = N
     from dlink.data import load_dataset
     from dlink.rundir import RunDir
 
-    from .teachers import build_teacher, save_teacher_file
+    from .teachers import save_teacher_file
 
     run = RunDir(run_dir).mkdir()
     run.invalidate("teacher", run.path, run.checkpoints_dir / "teacher")
@@ -346,9 +357,7 @@ def finetune_run(cfg, run_dir: str | Path, *, config_path: str | Path | None = N
     if abs(fit.sfreq - TEACHER_SFREQ_HZ) > 1e-6:  # the config loader refuses this first
         raise ValueError(f"The teachers take {TEACHER_SFREQ_HZ:g} Hz EEG; the dataset is at "
                          f"{fit.sfreq} Hz. Set data.sfreq_hz: {TEACHER_SFREQ_HZ:g}.")
-    torch.manual_seed(cfg.seed)  # the freshly initialised weights (head; whole model from scratch)
-    teacher = build_teacher(cfg.teacher, n_chans=fit.n_chans, n_times=fit.n_times,
-                            n_outputs=len(fit.class_names), ch_names=fit.ch_names)
+    teacher = initial_teacher(cfg, fit)
     ckpt_dir = run.checkpoints_dir / "teacher"
     if fresh and (ckpt_dir / CHECKPOINT_NAME).is_file():
         (ckpt_dir / CHECKPOINT_NAME).unlink()

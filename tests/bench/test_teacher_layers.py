@@ -27,7 +27,9 @@ def _tiny_teacher(seed: int, tmp_path):
     from dlink.data import load_dataset
 
     cfg = load_config(_config(tmp_path), {"seed": seed})
-    return tl.build_untrained_teacher(cfg, load_dataset(cfg.data))
+    from dlink.distill.finetune import initial_teacher
+
+    return initial_teacher(cfg, load_dataset(cfg.data)["train"]).eval()
 
 
 def test_the_checkpoint_arm_reads_the_checkpoint_and_a_teacher_file_reads_the_same_weights(tmp_path):

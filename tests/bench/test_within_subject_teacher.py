@@ -8,18 +8,19 @@ from pathlib import Path
 import pytest
 
 from dlink.bench import within_subject_teacher as wst
+from dlink.bench.arm_cli import parse_arm
 from tests.conftest import needs_shared
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_an_arm_needs_a_name_and_key_value_pairs():
-    assert wst._parse_arm("scratch:teacher.checkpoint=null,teacher.lr=0.01") == (
+    assert parse_arm("scratch:teacher.checkpoint=null,teacher.lr=0.01") == (
         "scratch", {"teacher.checkpoint": None, "teacher.lr": 0.01})
     with pytest.raises(ValueError, match="needs a name"):
-        wst._parse_arm(":teacher.lr=0.1")
+        parse_arm(":teacher.lr=0.1")
     with pytest.raises(ValueError, match="expected NAME:key=value"):
-        wst._parse_arm("x:teacher.lr")
+        parse_arm("x:teacher.lr")
 
 
 @needs_shared
