@@ -1,6 +1,7 @@
 """The command-line frame shared by the bench scripts that compare arms (sets of config overrides).
 
-``bench/student_selection.py``, ``bench/teacher_layers.py`` and ``bench/label_efficiency.py`` all
+``bench/student_selection.py``, ``bench/teacher_layers.py``, ``bench/label_efficiency.py`` and
+``bench/teacher_recipe.py`` all
 (and ``bench/within_subject_teacher.py``'s arms) take a config, an output folder and repeatable
 ``NAME:key=value,...`` arms, log at INFO with
 ``-v``, and write RUN/<stem>.json beside RUN/<stem>.md (printed too). These helpers are that frame.
@@ -44,6 +45,21 @@ def arm_parser(doc: str, example: str, *, config_help: str, run_help: str = "out
                    default=None if arm_required else [], metavar="NAME:key=value,...", help=arm_help)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
     return p
+
+
+def parse_arms(parser: argparse.ArgumentParser, texts: list[str], *,
+               seeds: int | None = None) -> list[tuple[str, dict]]:
+    """Every ``--arm`` parsed, names distinct, and ``--seeds`` (when given) at least 1; a bad
+    one ends the command through ``parser.error`` with the offending text."""
+    try:
+        arms = [parse_arm(a) for a in texts]
+    except ValueError as e:
+        parser.error(str(e))
+    if seeds is not None and seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {seeds}.")
+    if len({n for n, _ in arms}) != len(arms):
+        parser.error("--arm names must differ.")
+    return arms
 
 
 def configure_logging(verbose: bool) -> None:

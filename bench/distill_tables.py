@@ -34,6 +34,8 @@ COMPARISONS = [
     ("dlink", "shallow", "Full DLink vs ShallowConvNet"),
     ("dlink", "csp_lda", "Full DLink vs CSP + LDA"),
     ("dlink", "teacher", "Full DLink vs its teacher"),
+    ("teacher", "student_alone", "A teacher worth distilling: the fine-tuned teacher vs the student alone"),
+    ("teacher", "csp_lda", "The fine-tuned teacher vs CSP + LDA"),
 ]
 
 #: Jitter comparisons: (A, B) on the mean balanced accuracy over all time shifts, and on the drop.

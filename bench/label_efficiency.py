@@ -197,7 +197,7 @@ def to_markdown(table: list[dict], arms: list[str], meta: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
-    from dlink.bench.arm_cli import arm_parser, configure_logging, parse_arm, write_report
+    from dlink.bench.arm_cli import arm_parser, configure_logging, parse_arms, write_report
     from dlink.config import load_config
     from dlink.data import load_dataset
     from dlink.distill.finetune import select_split
@@ -219,15 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-boot", type=int, default=2000, metavar="<n>", help="bootstrap replicates")
     args = p.parse_args(argv)
     configure_logging(args.verbose)
+    arms = parse_arms(p, args.arm, seeds=args.seeds)
     try:
-        arms = [parse_arm(a) for a in args.arm]
         sizes = parse_sizes(args.sizes)
     except ValueError as e:
         p.error(str(e))
-    if args.seeds < 1:
-        p.error(f"--seeds must be >= 1, got {args.seeds}.")
-    if len({n for n, _ in arms}) != len(arms):
-        p.error("--arm names must differ.")
     cfg = load_config(args.config, arms[0][1])
     splits = load_dataset(cfg.data)
     if "test" not in splits or len(splits["test"]) == 0:

@@ -20,7 +20,6 @@ rest periods only, ``pretrain.annotations: [T0]``, or synthetic subjects).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time

@@ -11,7 +11,7 @@ import pytest
 
 from dlink.bench.check import load_windows_npz, run_check
 from dlink.cli import main
-from dlink.rundir import RunDir, StageError
+from dlink.rundir import StageError
 from tests.bench.standin import make_windows, write_standin_bundle
 
 

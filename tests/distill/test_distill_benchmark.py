@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from dlink.config import config_to_dict
@@ -52,6 +53,10 @@ def test_benchmark_tables_paired_cis_and_resume(tmp_path):
     cmp = {(c["a"], c["b"]) for c in result["comparisons"]}
     assert ("dlink", "student_alone") in cmp and ("dlink_no_spectral", "router_bias") in cmp
     assert ("dlink", "csp_lda") in cmp and main["csp_lda"]["params"] == 0
+    # the question of issue 15: is the teacher itself better than the student trained alone?
+    t_vs = next(c for c in result["comparisons"] if (c["a"], c["b"]) == ("teacher", "student_alone"))
+    assert t_vs["diff"] == pytest.approx(main["teacher"]["balanced_accuracy_mean"]
+                                         - main["student_alone"]["balanced_accuracy_mean"])
     assert result["best_block"] == "feature_block1"
     # feature R^2 on val and test for every row with a feature term, in [-inf, 1]
     r2 = {r["row"]: r for r in result["feature_r2"]}
