@@ -1,16 +1,17 @@
 """The command-line frame shared by the bench scripts that compare arms (sets of config overrides).
 
 ``bench/student_selection.py``, ``bench/teacher_layers.py``, ``bench/label_efficiency.py`` and
-``bench/teacher_recipe.py`` all
-(and ``bench/within_subject_teacher.py``'s arms) take a config, an output folder and repeatable
-``NAME:key=value,...`` arms, log at INFO with
-``-v``, and write RUN/<stem>.json beside RUN/<stem>.md (printed too). These helpers are that frame.
+``bench/teacher_recipe.py`` (and ``bench/within_subject_teacher.py``'s arms) take a config, an
+output folder and repeatable ``NAME:key=value,...`` arms, log at INFO with ``-v``, and write
+RUN/<stem>.json beside RUN/<stem>.md (printed too); the ones that train many runs save each run
+under RUN/results/ and reuse it on a rerun. These helpers are that frame.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 
@@ -29,6 +30,11 @@ def parse_arm(text: str) -> tuple[str, dict]:
     if not name:
         raise ValueError(f"--arm {text!r} needs a name before ':'.")
     return name, over
+
+
+def arm_slug(name: str) -> str:
+    """An arm's name as a file-name part: ``"lr 5e-4"`` -> ``"lr-5e-4"`` (results are saved per arm)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower() or "arm"
 
 
 def arm_parser(doc: str, example: str, *, config_help: str, run_help: str = "output folder",
@@ -60,6 +66,23 @@ def parse_arms(parser: argparse.ArgumentParser, texts: list[str], *,
     if len({n for n, _ in arms}) != len(arms):
         parser.error("--arm names must differ.")
     return arms
+
+
+def saved_or_run(path: str | Path, key: dict, run) -> dict:
+    """The result saved at ``path`` when it was made with this ``key``; else ``run()``'s result,
+    with the key, written there atomically (how the arm scripts resume after an interruption)."""
+    import json
+
+    from dlink.io import atomic_write_json
+
+    path = Path(path)
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            return saved
+    result = {"key": key, **run()}
+    atomic_write_json(path, result)
+    return result
 
 
 def configure_logging(verbose: bool) -> None:

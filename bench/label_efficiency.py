@@ -26,9 +26,7 @@ RUN/label_efficiency.md.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import sys
 import time
 from pathlib import Path
@@ -77,10 +75,6 @@ def stratified_subset(y: np.ndarray, n: int | None, *, seed: int) -> np.ndarray:
         per[i] += 1
     picks = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, per)]
     return np.sort(np.concatenate(picks))
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "arm"
 
 
 def equal_step_budget(tcfg, n_fit: int, n_all: int):
@@ -197,11 +191,11 @@ def to_markdown(table: list[dict], arms: list[str], meta: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
-    from dlink.bench.arm_cli import arm_parser, configure_logging, parse_arms, write_report
+    from dlink.bench.arm_cli import (arm_parser, arm_slug, configure_logging, parse_arms,
+                                     saved_or_run, write_report)
     from dlink.config import load_config
     from dlink.data import load_dataset
     from dlink.distill.finetune import select_split
-    from dlink.io import atomic_write_json
 
     p = arm_parser(__doc__, "python bench/label_efficiency.py configs/demo.yaml --run "
                    "runs/label_efficiency --arm 'from scratch:teacher.checkpoint=null,"
@@ -240,18 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name, over, size, seed in tqdm(jobs, desc="teacher fine-tunes", unit="run",
                                        disable=not args.verbose):
-        path = run / "results" / f"{_slug(name)}-{size or 'all'}-seed{seed}.json"
+        path = run / "results" / f"{arm_slug(name)}-{size or 'all'}-seed{seed}.json"
         key = {"config": str(args.config), "overrides": over, "size": size, "seed": seed,
                "equal_steps": not args.no_equal_steps}
-        if path.is_file():
-            saved = json.loads(path.read_text())
-            if saved.get("key") == key:
-                results.append(saved)
-                continue
-        r = {"key": key, **one_run(args.config, name, over, size, seed, splits,
-                                   equal_steps=not args.no_equal_steps)}
-        atomic_write_json(path, r)
-        results.append(r)
+        results.append(saved_or_run(path, key, lambda: one_run(
+            args.config, name, over, size, seed, splits, equal_steps=not args.no_equal_steps)))
     names = [n for n, _ in arms]
     table = summarise(results, names, splits["test"], n_classes, n_boot=args.n_boot)
     meta = {"config": str(args.config), "n_classes": n_classes, "fit_windows": len(fit_all),

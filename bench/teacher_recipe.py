@@ -27,7 +27,6 @@ RUN/teacher_recipe.json and RUN/teacher_recipe.md.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -71,6 +70,13 @@ def one_fold(config: str, overrides: dict, fit_all, val, held_out: list[int], se
             "train_windows": int((~out).sum()), "train_s": time.perf_counter() - t0}
 
 
+def _subject_accuracy(correct: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Each subject's balanced accuracy, mean over runs: ``correct`` ``(R, S, K)``, ``total``
+    ``(S, K)`` -> ``(S,)`` (a subject's classes without windows left out)."""
+    recall = np.where(total > 0, correct / np.maximum(total, 1), np.nan)  # (R, S, K)
+    return np.nanmean(recall, axis=2).mean(0)
+
+
 def summarise(results: list[dict], arms: list[str], fit_all, folds: list[list[int]],
               n_classes: int, *, n_boot: int = 2000) -> dict:
     """Per arm: held-out balanced accuracy over seeds and folds; paired differences to the first arm."""
@@ -84,45 +90,39 @@ def summarise(results: list[dict], arms: list[str], fit_all, folds: list[list[in
     present = [a for a in arms if all((a, k, s) in by for k in range(len(folds)) for s in seeds)]
     if not present:
         return {"seeds": seeds, "arms": {}}
-    pred, fold_ba, val = {}, {}, {}
+    s_index = {s: i for i, s in enumerate(subjects)}
+    fold_rows = [[s_index[s] for s in f] for f in folds]
+    pred, val = {}, {}
     for a in present:
         pred[a] = np.full((len(seeds), len(y)), -1, dtype=np.int64)
-        fold_ba[a], val[a] = [], []
         for j, s in enumerate(seeds):
             for k in range(len(folds)):
-                r = by[(a, k, s)]
-                pred[a][j, r["index"]] = r["pred"]
-                fold_ba[a].append(float(balanced_accuracy(
-                    class_counts(y[r["index"]], np.asarray(r["pred"]), subj[r["index"]],
-                                 folds[k], n_classes)[0][None],
-                    class_counts(y[r["index"]], y[r["index"]], subj[r["index"]], folds[k],
-                                 n_classes)[1])[0]))
-                val[a].append(r["val_balanced_accuracy"])
+                pred[a][j, by[(a, k, s)]["index"]] = by[(a, k, s)]["pred"]
         if (pred[a] < 0).any():
             raise RuntimeError(f"teacher_recipe: arm {a!r} left windows unpredicted; the folds do "
                                "not cover the fine-tuning split (rerun with a fresh --run).")
+        val[a] = [by[(a, k, s)]["val_balanced_accuracy"] for s in seeds for k in range(len(folds))]
     correct = {a: np.stack([class_counts(y, p, subj, subjects, n_classes)[0] for p in pred[a]])
-               for a in present}
+               for a in present}  # (seeds, subjects, classes)
     boot = PairedBootstrap(total, len(seeds), n_boot=n_boot, seed=len(subjects))
     out = {"seeds": seeds, "subjects": subjects, "arms": {}}
     ref = present[0]
-    per_subject_ref = (correct[ref] / np.maximum(total, 1)).mean(0)  # (S, K)
     for a in present:
         ba = balanced_accuracy(correct[a], total)
+        fold_ba = [float(balanced_accuracy(c[rows][None], total[rows])[0])
+                   for c in correct[a] for rows in fold_rows]
         top = max(np.bincount(p, minlength=n_classes).max() / len(y) for p in pred[a])
         row = {"balanced_accuracy": ba.tolist(), "mean": float(ba.mean()),
                "sd_over_seeds": float(ba.std(ddof=1)) if len(ba) > 1 else 0.0,
-               "fold_balanced_accuracy": fold_ba[a],
-               "sd_over_folds": float(np.std(fold_ba[a], ddof=1)),
+               "fold_balanced_accuracy": fold_ba,
+               "sd_over_folds": float(np.std(fold_ba, ddof=1)),
                "interval": boot.interval(correct[a]),
                "val_balanced_accuracy_mean": float(np.mean([v for v in val[a] if v is not None]
                                                            or [np.nan])),
                "top_class_share": float(top)}
         if a != ref:
-            per_subject = (correct[a] / np.maximum(total, 1)).mean(0)
-            keep = total > 0
-            ahead = int(sum(np.mean(per_subject[i][keep[i]]) > np.mean(per_subject_ref[i][keep[i]])
-                            for i in range(len(subjects))))
+            ahead = int(np.sum(_subject_accuracy(correct[a], total)
+                               > _subject_accuracy(correct[ref], total)))
             row["vs_first"] = {**boot.difference(correct[a], correct[ref]),
                                "subjects_ahead": ahead}
         out["arms"][a] = row
@@ -170,12 +170,11 @@ def to_markdown(table: dict, arms: list[str], meta: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
-    from dlink.bench.arm_cli import arm_parser, configure_logging, parse_arms, write_report
-    from dlink.bench.label_efficiency import _slug
+    from dlink.bench.arm_cli import (arm_parser, arm_slug, configure_logging, parse_arms,
+                                     saved_or_run, write_report)
     from dlink.config import load_config
     from dlink.data import load_dataset
     from dlink.distill.finetune import select_split
-    from dlink.io import atomic_write_json
 
     p = arm_parser(__doc__, "python bench/teacher_recipe.py configs/demo.yaml --run "
                    "runs/teacher_recipe --arm 'shipped:' --arm 'lr 5e-4:teacher.lr=0.0005' "
@@ -222,17 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for name, over, k, seed in tqdm(jobs, desc="teacher fine-tunes", unit="run",
                                     disable=not args.verbose):
-        path = run / "results" / f"{_slug(name)}-fold{k}-seed{seed}.json"
+        path = run / "results" / f"{arm_slug(name)}-fold{k}-seed{seed}.json"
         key = {"config": str(args.config), "overrides": over, "held_out": folds[k], "seed": seed}
-        if path.is_file():
-            saved = json.loads(path.read_text())
-            if saved.get("key") == key:
-                results.append(saved)
-                continue
-        r = {"key": key, "arm": name, "fold": k, "seed": seed,
-             **one_fold(args.config, over, fit_all, val, folds[k], seed,
-                          num_threads=args.num_threads)}
-        atomic_write_json(path, r)
+        r = saved_or_run(path, key, lambda: {
+            "arm": name, "fold": k, "seed": seed,
+            **one_fold(args.config, over, fit_all, val, folds[k], seed, num_threads=args.num_threads)})
         log.info("%s fold %d seed %d: val %.3f, %.0f s", name, k, seed,
                  r["val_balanced_accuracy"] or float("nan"), r["train_s"])
         results.append(r)
